@@ -1,0 +1,65 @@
+"""Family registry: discovery, script lookup, unknown names, duplicates, family isolation."""
+import pathlib
+import re
+
+import pytest
+
+from lib import families
+from lib.config import load_config
+from lib.families import Family, UnknownNameError
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def test_unknown_script_lists_valid_ones(toy_family):
+    with pytest.raises(UnknownNameError) as e:
+        families.get_family("toyy")
+    assert "toyy" in str(e.value) and "toy" in str(e.value).split("valid scripts:")[1]
+
+
+def test_script_and_tracker_lookup(toy_family):
+    assert families.get_family("toy_stage2") is toy_family
+    assert families.get_tracker_family("toy") == (toy_family, "toy")
+    assert "toy" in families.list_scripts()
+
+
+def test_duplicate_script_names_are_rejected(toy_family):
+    clash = Family(name="clash", scripts={"toy": "X"}, trackers={}, add_config=lambda c, s: None,
+                   build_model=lambda c, t: None)
+    with pytest.raises(ValueError, match="'toy' is declared by both"):
+        families.register(clash)
+
+
+def test_config_of_registered_family_loads_strictly(toy_family, tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("MODEL:\n  HIDDEN: 4\nTRAIN:\n  EPOCH: 2\n")
+    cfg = load_config("toy", str(f))
+    assert cfg.MODEL.HIDDEN == 4 and cfg.TRAIN.EPOCH == 2 and cfg.is_frozen
+    f.write_text("MODEL:\n  HIDEN: 4\n")
+    with pytest.raises(ValueError, match="MODEL.HIDEN"):
+        load_config("toy", str(f))
+
+
+def test_every_discovered_family_declares_itself():
+    for name, family in families.discover().items():
+        assert family.name == name
+        assert family.scripts or family.trackers
+
+
+GENERIC_DIRS = ["lib/train", "lib/test", "lib/models", "lib/utils", "lib/config", "tracking"]
+
+
+def test_generic_code_never_names_a_family():
+    """A family's name may appear only in its own folder, its experiments and tests (DESIGN rule 1)."""
+    # Baselines without training scripts (opencv, hold) are named after libraries and words, not trackers.
+    names = [n for n, f in families.discover().items() if f.scripts]
+    if not names:
+        pytest.skip("no trainable family is registered yet")
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")", re.IGNORECASE)
+    offenders = []
+    for folder in GENERIC_DIRS:
+        for path in (REPO / folder).rglob("*.py"):
+            for lineno, line in enumerate(path.read_text().splitlines(), 1):
+                if pattern.search(line):
+                    offenders.append(f"{path.relative_to(REPO)}:{lineno}: {line.strip()}")
+    assert not offenders, "family names in generic code:\n" + "\n".join(offenders)
