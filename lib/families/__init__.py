@@ -34,6 +34,8 @@ class Family:
         {"sampler": {...}, "processing": {...}}.
     adapt_state_dict: optional rename of official checkpoint keys applied before a strict load.
     dummy_inputs: (cfg, device) -> positional inputs of one tracking step, for profiling.
+    param_groups: (net, cfg) -> optimiser parameter groups, when the official recipe differs from the generic one
+        (backbone parameters at TRAIN.LR * TRAIN.BACKBONE_MULTIPLIER).
     """
 
     name: str
@@ -46,6 +48,7 @@ class Family:
     data_options: Callable[["CfgNode", str], dict] | None = None
     adapt_state_dict: Callable[[dict], dict] | None = None
     dummy_inputs: Callable[..., Any] | None = None
+    param_groups: Callable[["nn.Module", "CfgNode"], list] | None = None
     description: str = ""
     extras: Mapping[str, Any] = field(default_factory=dict)
 

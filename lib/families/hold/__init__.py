@@ -1,0 +1,13 @@
+"""'hold': the trivial baseline that reports the first-frame box on every frame (`test.py hold default`)."""
+from lib.families import Family
+from lib.test.tracker.untrained import no_config, no_model
+
+
+def build_tracker(params):
+    from lib.families.hold.tracker import HoldTracker
+
+    return HoldTracker(params)
+
+
+FAMILY = Family(name="hold", scripts={}, trackers={"hold": ""}, add_config=no_config, build_model=no_model,
+                build_tracker=build_tracker, description="baseline: holds the first-frame box forever")

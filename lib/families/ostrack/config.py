@@ -1,0 +1,41 @@
+"""OSTrack config keys: exactly the official `lib/config/ostrack/config.py` schema, with its defaults.
+
+Keys that the official code declares but never reads (EXTRA_MERGER, RETURN_STAGES, MID_PE, MERGE_LAYER,
+CLS_TOKEN_USE_MODE, FREEZE_LAYERS) are kept so official experiment files load; the model builder rejects values
+of the others that the official code does not implement either (see model.py).
+"""
+from __future__ import annotations
+
+from lib.config.node import CfgNode
+
+
+def add_config(cfg: CfgNode, script: str) -> None:
+    cfg.MODEL.PRETRAIN_FILE = "mae_pretrain_vit_base.pth"
+    cfg.MODEL.EXTRA_MERGER = False
+    cfg.MODEL.RETURN_INTER = False
+    cfg.MODEL.RETURN_STAGES = []
+    cfg.MODEL.BACKBONE = CfgNode({
+        "TYPE": "vit_base_patch16_224",
+        "STRIDE": 16,
+        "MID_PE": False,
+        "SEP_SEG": False,
+        "CAT_MODE": "direct",
+        "MERGE_LAYER": 0,
+        "ADD_CLS_TOKEN": False,
+        "CLS_TOKEN_USE_MODE": "ignore",
+        # 0-based blocks that eliminate candidates, their keep ratios, and the template tokens that score:
+        # ALL, CTR_POINT, CTR_REC or GT_BOX.
+        "CE_LOC": [],
+        "CE_KEEP_RATIO": [],
+        "CE_TEMPLATE_RANGE": "ALL",
+    })
+    cfg.MODEL.HEAD = CfgNode({"TYPE": "CENTER", "NUM_CHANNELS": 256})
+
+    cfg.TRAIN.FREEZE_LAYERS = [0]
+    # Keep ratio 1 before CE_START_EPOCH, then a cosine down to CE_KEEP_RATIO[0] over CE_WARM_EPOCH epochs.
+    cfg.TRAIN.CE_START_EPOCH = 20
+    cfg.TRAIN.CE_WARM_EPOCH = 80
+    cfg.TRAIN.DROP_PATH_RATE = 0.1
+
+    cfg.DATA.TRAIN.DATASETS_NAME = ["LASOT", "GOT10K_vottrain"]
+    cfg.DATA.TRAIN.DATASETS_RATIO = [1, 1]

@@ -1,0 +1,80 @@
+"""The OSTrack network: one-stream ViT `backbone` + center `box_head` (the official top-level names)."""
+from __future__ import annotations
+
+import logging
+
+import torch
+import torch.nn as nn
+
+from lib.config.node import CfgNode, ConfigError
+from lib.models.backbones.pretrained import load_pretrained_vit, resolve_pretrained_file
+from lib.models.backbones.vit import OneStreamViT, build_one_stream_vit
+from lib.models.heads.center import CenterPredictor
+
+logger = logging.getLogger(__name__)
+
+
+class OSTrack(nn.Module):
+    def __init__(self, backbone: OneStreamViT, box_head: CenterPredictor):
+        super().__init__()
+        self.backbone = backbone
+        self.box_head = box_head
+        self.feat_sz_s = box_head.feat_sz
+        self.feat_len_s = box_head.feat_sz ** 2
+
+    def forward(self, template: torch.Tensor, search: torch.Tensor, ce_template_mask: torch.Tensor | None = None,
+                ce_keep_rate: float | None = None) -> dict:
+        """template, search: (B, 3, H, W) normalised crops. ce_template_mask: (B, L_t) bool template tokens that
+        score search tokens (None: all); ce_keep_rate overrides the CE keep ratio (training warm-up).
+
+        Returns pred_boxes (B, 1, 4) normalised cxcywh, score_map (B, 1, n, n), size_map and offset_map
+        (B, 2, n, n), removed_indexes_s and backbone_feat (B, L_t + L_s, C).
+        """
+        feat, aux = self.backbone(template, search, template_mask=ce_template_mask, keep_ratio=ce_keep_rate)
+        out = self.forward_head(feat)
+        out.update(aux)
+        out["backbone_feat"] = feat
+        return out
+
+    def forward_head(self, feat: torch.Tensor, gt_score_map: torch.Tensor | None = None) -> dict:
+        search = feat[:, -self.feat_len_s:]
+        fmap = search.transpose(1, 2).reshape(search.shape[0], -1, self.feat_sz_s, self.feat_sz_s)
+        score_map, bbox, size_map, offset_map = self.box_head(fmap, gt_score_map)
+        return {"pred_boxes": bbox.view(-1, 1, 4), "score_map": score_map, "size_map": size_map,
+                "offset_map": offset_map}
+
+
+def _check_supported(cfg: CfgNode) -> None:
+    """Values the official code declares but this one (like the released configs) does not use."""
+    backbone = cfg.MODEL.BACKBONE
+    fixed = {"MODEL.BACKBONE.CAT_MODE": (backbone.CAT_MODE, "direct"),
+             "MODEL.BACKBONE.SEP_SEG": (backbone.SEP_SEG, False),
+             "MODEL.BACKBONE.ADD_CLS_TOKEN": (backbone.ADD_CLS_TOKEN, False),
+             "MODEL.RETURN_INTER": (cfg.MODEL.RETURN_INTER, False),
+             "MODEL.HEAD.TYPE": (cfg.MODEL.HEAD.TYPE, "CENTER")}
+    for key, (value, supported) in fixed.items():
+        if value != supported:
+            raise ConfigError(f"{key} = {value!r} is not supported (only {supported!r})")
+
+
+def build_ostrack(cfg: CfgNode, training: bool, pretrained_folder: str | None = None) -> OSTrack:
+    """Build from the config; when training with MODEL.PRETRAIN_FILE set, load the backbone's pre-training
+    from `pretrained_folder` (default: the `pretrained_networks` path of the environment)."""
+    _check_supported(cfg)
+    backbone_cfg = cfg.MODEL.BACKBONE
+    backbone = build_one_stream_vit(backbone_cfg.TYPE, cfg.DATA.TEMPLATE.SIZE, cfg.DATA.SEARCH.SIZE,
+                                    drop_path_rate=cfg.TRAIN.DROP_PATH_RATE, ce_loc=backbone_cfg.CE_LOC,
+                                    ce_keep_ratio=backbone_cfg.CE_KEEP_RATIO)
+    if backbone_cfg.STRIDE != backbone.patch_size:
+        raise ConfigError(f"MODEL.BACKBONE.STRIDE = {backbone_cfg.STRIDE} differs from the patch size "
+                          f"{backbone.patch_size} of '{backbone_cfg.TYPE}'")
+    if training and cfg.MODEL.PRETRAIN_FILE:
+        if pretrained_folder is None:
+            from lib.utils.env import env_settings
+
+            pretrained_folder = env_settings().pretrained_networks
+        report = load_pretrained_vit(backbone, resolve_pretrained_file(cfg.MODEL.PRETRAIN_FILE, pretrained_folder))
+        logger.info("backbone pre-training: %d tensors from %s", len(report.loaded), report.path)
+    head = CenterPredictor(inplanes=backbone.embed_dim, channel=cfg.MODEL.HEAD.NUM_CHANNELS,
+                           feat_sz=cfg.DATA.SEARCH.SIZE // backbone_cfg.STRIDE, stride=backbone_cfg.STRIDE)
+    return OSTrack(backbone, head)

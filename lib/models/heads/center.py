@@ -1,0 +1,125 @@
+"""Center head: a target-centre score map plus size and sub-cell offset maps on the search token grid.
+
+Three conv towers (`ctr`, `offset`, `size`), each conv1..conv4 (3x3 conv + BN + ReLU, channels C, C/2, C/4, C/8)
+and a 1x1 `conv5`. Score and size maps go through a sigmoid clamped to [1e-4, 1 - 1e-4]; offsets stay raw. With
+`size_branch=False` the offset tower predicts 4 channels, (offset_x, offset_y, w, h), and there is no `size`
+tower (the variant with keys `conv*_ctr` and `conv*_offset` only).
+
+Box decoding (`cal_bbox`): take the arg-max cell (x, y) of the score map; the box is
+(cx, cy, w, h) = ((x + off_x) / n, (y + off_y) / n, w, h), normalised to the search crop (n = grid side).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+
+def conv_bn_relu(in_planes: int, out_planes: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(in_planes, out_planes, kernel_size=3, padding=1, bias=True),
+                         nn.BatchNorm2d(out_planes), nn.ReLU(inplace=True))
+
+
+def _clamped_sigmoid(x: torch.Tensor) -> torch.Tensor:
+    return x.sigmoid().clamp(min=1e-4, max=1 - 1e-4)
+
+
+class CenterPredictor(nn.Module):
+    """inplanes: token channels; channel: width of conv1 (halved per layer); feat_sz: search grid side."""
+
+    def __init__(self, inplanes: int = 64, channel: int = 256, feat_sz: int = 20, stride: int = 16,
+                 size_branch: bool = True):
+        super().__init__()
+        self.feat_sz = feat_sz
+        self.stride = stride
+        self.size_branch = size_branch
+        widths = [inplanes, channel, channel // 2, channel // 4, channel // 8]
+        towers = {"ctr": 1, "offset": 2 if size_branch else 4}
+        if size_branch:
+            towers["size"] = 2
+        for name, out_channels in towers.items():
+            for i in range(4):
+                self.add_module(f"conv{i + 1}_{name}", conv_bn_relu(widths[i], widths[i + 1]))
+            self.add_module(f"conv5_{name}", nn.Conv2d(widths[4], out_channels, kernel_size=1))
+        for p in self.parameters():
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
+
+    def _tower(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        for i in range(1, 6):
+            x = getattr(self, f"conv{i}_{name}")(x)
+        return x
+
+    def get_score_map(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x: (B, C, n, n) -> score (B, 1, n, n), size (B, 2, n, n), offset (B, 2, n, n)."""
+        score = _clamped_sigmoid(self._tower("ctr", x))
+        offset = self._tower("offset", x)
+        if self.size_branch:
+            size = self._tower("size", x)
+        else:
+            offset, size = offset[:, :2], offset[:, 2:]
+        return score, _clamped_sigmoid(size), offset
+
+    def forward(self, x: torch.Tensor, gt_score_map: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Returns (score_map, bbox (B, 4) cxcywh, size_map, offset_map); the box is read at the arg-max of
+        `gt_score_map` (B, n, n) when given, else of the predicted score map."""
+        score, size, offset = self.get_score_map(x)
+        bbox = self.cal_bbox(score if gt_score_map is None else gt_score_map.unsqueeze(1), size, offset)
+        return score, bbox, size, offset
+
+    def cal_bbox(self, score_map: torch.Tensor, size_map: torch.Tensor, offset_map: torch.Tensor,
+                 return_score: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Decode the (B, 4) normalised cxcywh box at the score map's arg-max (and the max score if asked)."""
+        max_score, idx = torch.max(score_map.flatten(1), dim=1, keepdim=True)
+        idx_y = torch.div(idx, self.feat_sz, rounding_mode="floor")
+        idx_x = idx % self.feat_sz
+        gather_idx = idx.unsqueeze(1).expand(-1, 2, 1)
+        size = size_map.flatten(2).gather(2, gather_idx).squeeze(-1)
+        offset = offset_map.flatten(2).gather(2, gather_idx).squeeze(-1)
+        bbox = torch.cat([(idx_x.to(offset.dtype) + offset[:, :1]) / self.feat_sz,
+                          (idx_y.to(offset.dtype) + offset[:, 1:]) / self.feat_sz, size], dim=1)
+        return (bbox, max_score) if return_score else bbox
+
+
+def gaussian_radius(width: float, height: float, min_overlap: float = 0.7) -> float:
+    """CornerNet's radius such that corners within it keep IoU >= min_overlap with the box.
+
+    This is the widely used original formula (the three quadratic roots are halved without the 2a divisor),
+    kept because trained checkpoints depend on the label it produces.
+    """
+    b1 = height + width
+    c1 = width * height * (1 - min_overlap) / (1 + min_overlap)
+    r1 = (b1 + math.sqrt(b1 ** 2 - 4 * c1)) / 2
+    b2 = 2 * (height + width)
+    c2 = (1 - min_overlap) * width * height
+    r2 = (b2 + math.sqrt(b2 ** 2 - 16 * c2)) / 2
+    a3 = 4 * min_overlap
+    b3 = -2 * min_overlap * (height + width)
+    c3 = (min_overlap - 1) * width * height
+    r3 = (b3 + math.sqrt(b3 ** 2 - 4 * a3 * c3)) / 2
+    return min(r1, r2, r3)
+
+
+def gaussian_center_heatmap(boxes: torch.Tensor, feat_sz: int, min_overlap: float = 0.7) -> torch.Tensor:
+    """CenterNet training label for the score map: (N, feat_sz, feat_sz) from (N, 4) normalised xywh boxes.
+
+    Peak 1 at the rounded box centre on the grid, a Gaussian of sigma (2r + 1) / 6 truncated to the square of
+    integer radius r = int(gaussian_radius(w, h)) (box size in grid cells); zero elsewhere.
+    """
+    maps = torch.zeros(boxes.shape[0], feat_sz, feat_sz)
+    cells = boxes.detach().float().cpu() * feat_sz
+    centres = (cells[:, :2] + cells[:, 2:] / 2).round()
+    grid = np.arange(feat_sz, dtype=np.float64)
+    for i, ((w, h), (cx, cy)) in enumerate(zip(cells[:, 2:].tolist(), centres.tolist())):
+        radius = int(max(gaussian_radius(w, h, min_overlap), 0.0))
+        sigma = (2 * radius + 1) / 6
+        dx, dy = grid - cx, grid - cy
+        values = np.exp(-(dx[None, :] ** 2 + dy[:, None] ** 2) / (2 * sigma * sigma))
+        # The reference zeroes values below float64 eps relative to the peak.
+        values[values < np.finfo(np.float64).eps] = 0
+        inside = (np.abs(dx)[None, :] <= radius) & (np.abs(dy)[:, None] <= radius)
+        maps[i] = torch.from_numpy(np.where(inside, values, 0.0)).float()
+    return maps.to(boxes.device)

@@ -1,0 +1,142 @@
+"""Candidate elimination (CE) for one-stream trackers: drop search tokens that the template ignores.
+
+After the attention of a CE block, every search token gets a score, the mean attention it receives from the
+selected template tokens (averaged over heads); only the ceil(keep_ratio * L_s) best-scored search tokens go on.
+Template tokens are always kept. `global_index` tracks where each surviving search token came from, so after the
+last block `restore_search_tokens` puts them back in grid order, with zeros at the eliminated positions.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from timm.models.vision_transformer import Block
+
+TEMPLATE_RANGES = ("ALL", "CTR_POINT", "CTR_REC", "GT_BOX")
+
+
+def template_token_mask(mode: str, template_size: int, stride: int, batch: int, device: torch.device,
+                        template_boxes: torch.Tensor | None = None) -> torch.Tensor | None:
+    """Which template tokens score the search tokens, as a (batch, L_t) bool mask; None means all of them.
+
+    CTR_POINT: the central token ((n - 1) // 2 on an n x n grid: 3 for 8 x 8, 5 for 12 x 12).
+    CTR_REC: the central 2 x 2 tokens (1 x 1 on odd grids).
+    GT_BOX: tokens touched by the template box (normalised xywh), rasterised at pixel level, then bilinearly
+    resampled to the token grid: a token counts if any sampled pixel is inside the box.
+    """
+    n = template_size // stride
+    if mode == "ALL":
+        return None
+    if mode in ("CTR_POINT", "CTR_REC"):
+        start = (n - 1) // 2
+        end = start + 1 if mode == "CTR_POINT" else n // 2 + 1
+        mask = torch.zeros(batch, n, n, dtype=torch.bool, device=device)
+        mask[:, start:end, start:end] = True
+        return mask.flatten(1)
+    if mode == "GT_BOX":
+        if template_boxes is None:
+            raise ValueError("template range GT_BOX needs the template boxes")
+        return _box_token_mask(template_boxes, template_size, stride)
+    raise ValueError(f"unknown CE template range '{mode}'; valid: {', '.join(TEMPLATE_RANGES)}")
+
+
+def _box_token_mask(boxes: torch.Tensor, template_size: int, stride: int) -> torch.Tensor:
+    pixels = torch.zeros(boxes.shape[0], 1, template_size, template_size, device=boxes.device)
+    for i, (x, y, w, h) in enumerate((boxes * template_size).tolist()):
+        # Truncation and the exclusive "- 1" end follow the reference rasteriser.
+        pixels[i, 0, int(y):int(y + h - 1), int(x):int(x + w - 1)] = 1
+    grid = F.interpolate(pixels, scale_factor=1.0 / stride, mode="bilinear", align_corners=False)
+    return grid.flatten(1).to(torch.bool)
+
+
+def search_token_scores(q: torch.Tensor, k: torch.Tensor, num_template: int, template_mask: torch.Tensor | None,
+                        scale: float) -> torch.Tensor:
+    """Mean post-softmax attention from the selected template queries to each search key: (B, L_s).
+
+    q, k: (B, heads, L, head_dim). Only the template rows that some sample selects are computed, so the cost is
+    small next to the block's attention itself.
+    """
+    rows = q[:, :, :num_template]
+    weights = None
+    if template_mask is not None:
+        used = template_mask.any(dim=0)
+        rows = rows[:, :, used]
+        weights = template_mask[:, used].to(q.dtype)
+    attn = ((rows * scale) @ k.transpose(-2, -1)).softmax(dim=-1)[..., num_template:]
+    attn = attn.mean(dim=1)
+    if weights is None:
+        return attn.mean(dim=1)
+    return (attn * weights.unsqueeze(-1)).sum(dim=1) / weights.sum(dim=1, keepdim=True)
+
+
+def eliminate_candidates(tokens: torch.Tensor, scores: torch.Tensor, num_template: int, keep_ratio: float,
+                         global_index: torch.Tensor
+                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Keep the template tokens and the best-scored search tokens (in descending score order).
+
+    Returns the new token sequence, the original grid indices of the kept search tokens and of the removed ones
+    (None when nothing is removed).
+    """
+    num_search = scores.shape[1]
+    num_keep = math.ceil(keep_ratio * num_search)
+    if num_keep >= num_search:
+        return tokens, global_index, None
+    # A full sort, as the reference does (topk was slow on GPU); the kept tokens follow in score order.
+    order = torch.sort(scores, dim=1, descending=True).indices
+    keep, drop = order[:, :num_keep], order[:, num_keep:]
+    search = tokens[:, num_template:]
+    kept = search.gather(1, keep.unsqueeze(-1).expand(-1, -1, search.shape[-1]))
+    tokens = torch.cat([tokens[:, :num_template], kept], dim=1)
+    return tokens, global_index.gather(1, keep), global_index.gather(1, drop)
+
+
+def restore_search_tokens(search: torch.Tensor, global_index: torch.Tensor, num_search: int) -> torch.Tensor:
+    """Scatter surviving search tokens back to their grid positions; eliminated positions stay zero."""
+    index = global_index.unsqueeze(-1).expand(-1, -1, search.shape[-1])
+    full = search.new_zeros(search.shape[0], num_search, search.shape[-1])
+    return full.scatter(1, index, search)
+
+
+class CEBlock(Block):
+    """A timm ViT block (same parameter names) that can eliminate search candidates between attention and MLP.
+
+    keep_ratio: this block's own keep ratio; 1.0 makes it a plain block. A ratio passed to `forward` (the
+    training warm-up) replaces it, but only in blocks whose own ratio is below 1, and a passed 1.0 disables CE.
+    """
+
+    def __init__(self, dim: int, num_heads: int, keep_ratio: float = 1.0, **block_kwargs):
+        super().__init__(dim, num_heads, **block_kwargs)
+        self.keep_ratio = keep_ratio
+
+    def active_keep_ratio(self, keep_ratio: float | None) -> float:
+        if self.keep_ratio >= 1 or (keep_ratio is not None and keep_ratio >= 1):
+            return 1.0
+        return self.keep_ratio if keep_ratio is None else keep_ratio
+
+    def forward(self, x: torch.Tensor, num_template: int, global_index: torch.Tensor,
+                template_mask: torch.Tensor | None = None, keep_ratio: float | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """x: (B, L_t + L_s, C) template tokens first. Returns (x, global_index, removed_index or None)."""
+        ratio = self.active_keep_ratio(keep_ratio)
+        if ratio >= 1:
+            return super().forward(x), global_index, None
+        attn_out, scores = self.attention_with_scores(self.norm1(x), num_template, template_mask)
+        x = x + self.drop_path1(self.ls1(attn_out))
+        x, global_index, removed = eliminate_candidates(x, scores, num_template, ratio, global_index)
+        x = x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
+        return x, global_index, removed
+
+    def attention_with_scores(self, x: torch.Tensor, num_template: int, template_mask: torch.Tensor | None
+                              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The timm attention forward, plus the search-token scores from the same q and k."""
+        attn: nn.Module = self.attn
+        batch, length, _ = x.shape
+        qkv = attn.qkv(x).reshape(batch, length, 3, attn.num_heads, attn.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        q, k = attn.q_norm(q), attn.k_norm(k)
+        out = F.scaled_dot_product_attention(q, k, v, dropout_p=attn.attn_drop.p if self.training else 0.0)
+        out = out.transpose(1, 2).reshape(batch, length, -1)
+        out = attn.proj_drop(attn.proj(attn.norm(out)))
+        return out, search_token_scores(q, k, num_template, template_mask, attn.scale)

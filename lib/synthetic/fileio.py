@@ -1,0 +1,62 @@
+"""Atomic writing for the generator: whole sequence folders and single files appear complete or not at all."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+__all__ = ["write_text_atomic", "write_dir_atomic", "write_image", "is_complete", "remove_path"]
+
+
+def remove_path(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` to a temporary file next to `path`, then rename it over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".tmp-{path.name}-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def write_dir_atomic(final: Path, fill: Callable[[Path], None]) -> None:
+    """Let `fill` populate a temporary sibling folder, then rename it to `final` (replacing an older one)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".tmp-{final.name}-*"):
+        remove_path(stale)
+    tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
+    tmp.mkdir()
+    try:
+        fill(tmp)
+    except BaseException:
+        remove_path(tmp)
+        raise
+    if final.exists():
+        remove_path(final)
+    os.replace(tmp, final)
+
+
+def write_image(path: Path, image_bgr: np.ndarray, quality: int) -> None:
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if path.suffix.lower() in (".jpg", ".jpeg") else []
+    if not cv2.imwrite(str(path), image_bgr, params):
+        raise OSError(f"cannot write image {path}")
+
+
+def is_complete(expected_texts: dict[Path, str], required: list[Path]) -> bool:
+    """True when every text file holds exactly the expected content and every required path exists."""
+    for path, text in expected_texts.items():
+        try:
+            if path.read_text(encoding="utf-8") != text:
+                return False
+        except (OSError, UnicodeDecodeError):
+            return False
+    return all(p.exists() for p in required)

@@ -1,0 +1,267 @@
+"""Score trackers over a dataset: per-sequence curves for every run, cached, merged over runs.
+
+The cache is one `.npz` per tracker run and dataset. Each sequence's entry is keyed by the scoring rules, the
+result file's path, size and modification time (and its time file's), and a digest of the ground truth, so
+re-running a tracker on some sequences, or changing the annotations, recomputes exactly those sequences.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import zipfile
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lib.test.analysis.metrics import (CENTER_THRESHOLDS, NORM_CENTER_THRESHOLDS, InvalidResultsError,
+                                       calc_seq_err_robust, got10k_scores, got10k_seq_stats, overlap_thresholds,
+                                       seq_curves, summary_scores, VALIDITY_RULES)
+from lib.test.analysis.results import (EvalSequence, MissingResultsError, TrackerSpec, find_missing,
+                                       missing_message, read_boxes, read_times, result_file, time_file_for)
+from lib.test.analysis.textio import atomic_write
+
+__all__ = ["ScoringRules", "RunScores", "Evaluation", "score_sequence", "score_run", "evaluate", "GOT10K_TAG"]
+
+GOT10K_TAG = "got10k"
+_CACHE_VERSION = "1"
+_N_OVERLAP, _N_CENTER = 21, 51
+
+
+@dataclass(frozen=True)
+class ScoringRules:
+    """Options that change the numbers (see metrics.py): pytracking-exact `legacy` scoring, the GT validity rule,
+    and whether invalid frames leave the denominator."""
+    legacy: bool = False
+    validity: str = "wh"
+    exclude_invalid: bool = False
+
+    def __post_init__(self):
+        if self.validity not in VALIDITY_RULES:
+            raise ValueError(f"validity must be one of {VALIDITY_RULES}, got '{self.validity}'")
+
+    def key(self) -> str:
+        return f"v{_CACHE_VERSION}:legacy={int(self.legacy)}:valid={self.validity}:excl={int(self.exclude_invalid)}"
+
+
+@dataclass
+class RunScores:
+    """Per-sequence numbers of one tracker run, rows in `names` order."""
+    names: list[str]
+    success: np.ndarray          # (S, 21)
+    precision: np.ndarray        # (S, 51)
+    norm_precision: np.ndarray   # (S, 51)
+    ao: np.ndarray               # (S,)
+    got: np.ndarray              # (S, 4) GOT-10k protocol stats (NaN for other datasets)
+    times: np.ndarray            # (S, 2) [timed frames, seconds]; zeros without a time file
+
+    @classmethod
+    def empty(cls, names: list[str]) -> "RunScores":
+        s = len(names)
+        return cls(list(names), np.zeros((s, _N_OVERLAP)), np.zeros((s, _N_CENTER)), np.zeros((s, _N_CENTER)),
+                   np.zeros(s), np.full((s, 4), np.nan), np.zeros((s, 2)))
+
+
+_RUN_ARRAYS = ("success", "precision", "norm_precision", "ao", "got", "times")
+
+
+def _gt_digest(seq: EvalSequence) -> str:
+    h = hashlib.blake2b(digest_size=12)
+    h.update(seq.dataset.encode())
+    h.update(np.ascontiguousarray(seq.ground_truth_rect, dtype=np.float64).tobytes())
+    if seq.target_visible is not None:
+        h.update(np.asarray(seq.target_visible).astype(bool).tobytes())
+    return h.hexdigest()
+
+
+def _file_signature(path: str) -> str:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "-"
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def score_sequence(preds: np.ndarray, seq: EvalSequence, rules: ScoringRules) -> dict[str, np.ndarray]:
+    """All per-sequence numbers for one prediction array (one run)."""
+    gt = np.asarray(seq.ground_truth_rect, dtype=np.float64)
+    if len(gt) == 1 and len(preds) > 1:
+        raise InvalidResultsError(
+            f"sequence '{seq.name}': the ground truth holds only the first frame (a test split scored by the "
+            f"benchmark server); pack the results with lib/test/utils/transform_got10k.py or "
+            f"transform_trackingnet.py instead")
+    errors = calc_seq_err_robust(preds, gt, seq.dataset, seq.target_visible, legacy=rules.legacy,
+                                 validity=rules.validity, seq_name=seq.name)
+    curves = seq_curves(errors, exclude_invalid=rules.exclude_invalid, legacy=rules.legacy)
+    got = (got10k_seq_stats([preds], gt, seq.target_visible, seq_name=seq.name) if seq.dataset == GOT10K_TAG
+           else np.full(4, np.nan))
+    return {"success": curves.success, "precision": curves.precision, "norm_precision": curves.norm_precision,
+            "ao": curves.ao, "got": got}
+
+
+def _timing(result_path: str) -> np.ndarray:
+    times = read_times(result_path)
+    if times is None:
+        return np.zeros(2)
+    times = times[np.isfinite(times) & (times > 0)]  # like the toolkits: unusable entries are ignored
+    return np.array([times.size, times.sum()])
+
+
+class _Cache:
+    """Per-sequence entries of one run, stored as one .npz (no pickles)."""
+
+    def __init__(self, path: str | None, load: bool = True):
+        self.path = path
+        self.entries: dict[str, tuple[str, dict[str, np.ndarray]]] = {}
+        self.dirty = False
+        if load and path and os.path.isfile(path):
+            self._load(path)
+
+    def _load(self, path: str) -> None:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+            return  # an unreadable cache is only a slower run
+        for i, (name, sig) in enumerate(zip(arrays["names"], arrays["sigs"])):
+            self.entries[str(name)] = (str(sig), {k: arrays[k][i] for k in _RUN_ARRAYS})
+
+    def get(self, name: str, sig: str) -> dict[str, np.ndarray] | None:
+        entry = self.entries.get(name)
+        return entry[1] if entry is not None and entry[0] == sig else None
+
+    def put(self, name: str, sig: str, values: dict[str, np.ndarray]) -> None:
+        self.entries[name] = (sig, values)
+        self.dirty = True
+
+    def save(self) -> None:
+        if not (self.path and self.dirty):
+            return
+        names = sorted(self.entries)
+        arrays = {"names": np.array(names, dtype=str), "sigs": np.array([self.entries[n][0] for n in names],
+                                                                        dtype=str)}
+        for k in _RUN_ARRAYS:
+            arrays[k] = np.stack([np.asarray(self.entries[n][1][k], dtype=np.float64) for n in names])
+        atomic_write(self.path, lambda f: np.savez(f, **arrays))
+        self.dirty = False
+
+
+def score_run(tracker: TrackerSpec, run_id: int | None, sequences: list[EvalSequence], results_path: str,
+              rules: ScoringRules, cache_path: str | None = None, force: bool = False,
+              gt_digests: dict[str, str] | None = None) -> RunScores:
+    """Per-sequence numbers of one run; every sequence must have a result file (see `evaluate`)."""
+    run_dir = tracker.run_dir(results_path, run_id)
+    cache = _Cache(cache_path, load=not force)
+    scores = RunScores.empty([seq.name for seq in sequences])
+    for i, seq in enumerate(sequences):
+        path = result_file(run_dir, seq)
+        if path is None:
+            raise MissingResultsError(missing_message(tracker, results_path, {run_id: [seq.name]}, seq.dataset, 1))
+        digest = gt_digests[seq.name] if gt_digests else _gt_digest(seq)
+        sig = "|".join((rules.key(), path, _file_signature(path), _file_signature(time_file_for(path)), digest))
+        values = cache.get(seq.name, sig)
+        if values is None:
+            try:
+                values = score_sequence(read_boxes(path), seq, rules)
+            except InvalidResultsError as e:
+                raise InvalidResultsError(f"tracker '{tracker.label}', {path}: {e}") from None
+            values["times"] = _timing(path)
+            cache.put(seq.name, sig, values)
+        for k in _RUN_ARRAYS:
+            getattr(scores, k)[i] = values[k]
+    cache.save()
+    return scores
+
+
+@dataclass
+class Evaluation:
+    """Merged (run-averaged) per-sequence numbers of several trackers over the same sequences."""
+    trackers: list[TrackerSpec]
+    names: list[str]
+    n_total: int
+    rules: ScoringRules
+    success: np.ndarray          # (T, S, 21)
+    precision: np.ndarray        # (T, S, 51)
+    norm_precision: np.ndarray   # (T, S, 51)
+    ao: np.ndarray               # (T, S)
+    got: np.ndarray              # (T, S, 4) pooled over runs
+    times: np.ndarray            # (T, 2) [timed frames, seconds]
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def labels(self) -> list[str]:
+        return [t.label for t in self.trackers]
+
+    @property
+    def overlap_thresholds(self) -> np.ndarray:
+        return overlap_thresholds(self.rules.legacy)
+
+    center_thresholds = CENTER_THRESHOLDS
+    norm_center_thresholds = NORM_CENTER_THRESHOLDS
+
+    def curves(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sequence-averaged curves (T, 21), (T, 51), (T, 51) in [0, 1]."""
+        return self.success.mean(axis=1), self.precision.mean(axis=1), self.norm_precision.mean(axis=1)
+
+    def scores(self) -> list[dict[str, float]]:
+        """One dict per tracker: the table scores in percent, GOT-10k AO/SR when the sequences are GOT-10k ones,
+        and FPS when time files exist."""
+        out = []
+        for t, (s, p, n) in enumerate(zip(*self.curves())):
+            row = summary_scores(s, p, n)
+            if self.got.shape[1] and np.isfinite(self.got[t]).all():
+                row.update(got10k_scores(self.got[t], frame_weighted=True))
+            frames, seconds = self.times[t]
+            row["FPS"] = frames / seconds if frames > 0 and seconds > 0 else float("nan")
+            out.append(row)
+        return out
+
+
+def _sequence_subset(sequences: list[EvalSequence], trackers: list[TrackerSpec], results_path: str,
+                     skip_missing: bool) -> tuple[list[EvalSequence], list[str]]:
+    """The sequences every tracker run has results for; raises unless `skip_missing`."""
+    messages, dropped = [], set()
+    tag = sequences[0].dataset if sequences else ""
+    for tracker in trackers:
+        missing = find_missing(tracker, results_path, sequences)
+        if missing:
+            messages.append(missing_message(tracker, results_path, missing, tag, len(sequences)))
+            for names in missing.values():
+                dropped.update(names)
+    if messages and not skip_missing:
+        raise MissingResultsError("\n".join(messages) + "\n(use --skip_missing to report over the sequences that "
+                                                        "every tracker has)")
+    return [s for s in sequences if s.name not in dropped], [s.name for s in sequences if s.name in dropped]
+
+
+def evaluate(trackers: list[TrackerSpec], sequences: list[EvalSequence], results_path: str,
+             rules: ScoringRules = ScoringRules(), cache_dir: str | None = None, force: bool = False,
+             skip_missing: bool = False) -> Evaluation:
+    """Score every tracker (all its runs, averaged per sequence, as pytracking's `merge_results=True`).
+
+    Missing result files raise MissingResultsError naming the tracker and the sequences; with `skip_missing` those
+    sequences are dropped for every tracker (so all rows cover the same sequences).
+    """
+    if not trackers:
+        raise ValueError("no tracker given")
+    sequences = list(sequences)
+    names = [s.name for s in sequences]
+    if len(set(names)) != len(names):
+        raise ValueError("duplicate sequence names in the dataset")
+    kept, skipped = _sequence_subset(sequences, trackers, results_path, skip_missing)
+    if not kept:
+        raise MissingResultsError("no sequence has results from every tracker")
+    digests = {seq.name: _gt_digest(seq) for seq in kept} if cache_dir else None
+    per_tracker = []
+    for tracker in trackers:
+        runs = [score_run(tracker, run_id, kept, results_path, rules,
+                          os.path.join(cache_dir, tracker.run_key(run_id) + ".npz") if cache_dir else None,
+                          force, digests) for run_id in tracker.run_ids]
+        per_tracker.append(runs)
+
+    def merged(attr: str, reduce=np.mean) -> np.ndarray:
+        return np.stack([reduce(np.stack([getattr(r, attr) for r in runs]), axis=0) for runs in per_tracker])
+
+    times = np.stack([np.sum([r.times.sum(axis=0) for r in runs], axis=0) for runs in per_tracker])
+    return Evaluation(list(trackers), [s.name for s in kept], len(sequences), rules,
+                      merged("success"), merged("precision"), merged("norm_precision"), merged("ao"),
+                      merged("got", np.sum), times, skipped)

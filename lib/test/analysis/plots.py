@@ -1,0 +1,93 @@
+"""Success, precision and normalised-precision plots as PNG and PDF (matplotlib Agg, no TeX needed).
+
+Importing matplotlib and rendering six files costs about a second here, so a plot set whose inputs (labels,
+curves, title) have not changed since it was written is left alone; a key file next to the plots records them.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+
+import numpy as np
+
+from lib.test.analysis.extract import Evaluation
+from lib.test.analysis.textio import atomic_write, atomic_write_text
+
+__all__ = ["plot_curves", "legend_entries", "PLOT_KINDS", "FORMATS"]
+
+FORMATS = ("png", "pdf")
+# kind -> (file stem, title, x label, x limit)
+PLOT_KINDS = {
+    "success": ("success_plot", "Success plot", "Overlap threshold", 1.0),
+    "precision": ("precision_plot", "Precision plot", "Location error threshold [pixels]", 50.0),
+    "norm_precision": ("norm_precision_plot", "Normalized precision plot", "Location error threshold", 0.5),
+}
+_KEY_FILE = ".plots.key"
+_PLOT_VERSION = "1"
+
+
+def _curve_data(evaluation: Evaluation) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """kind -> (thresholds, curves (T, K) in percent, score per tracker)."""
+    success, precision, norm_precision = evaluation.curves()
+    return {
+        "success": (evaluation.overlap_thresholds, 100 * success, 100 * success.mean(axis=1)),
+        "precision": (evaluation.center_thresholds, 100 * precision, 100 * precision[:, 20]),
+        "norm_precision": (evaluation.norm_center_thresholds, 100 * norm_precision, 100 * norm_precision[:, 20]),
+    }
+
+
+def legend_entries(labels: list[str], scores: np.ndarray) -> list[tuple[int, str]]:
+    """(tracker index, 'name [score]') ordered by decreasing score (ties keep the given order)."""
+    order = sorted(range(len(labels)), key=lambda i: -scores[i])
+    return [(i, f"{labels[i]} [{scores[i]:.1f}]") for i in order]
+
+
+def _plot_key(evaluation: Evaluation, title: str) -> str:
+    h = hashlib.sha256(f"{_PLOT_VERSION}|{title}|{evaluation.labels}".encode())
+    for thresholds, curves, _ in _curve_data(evaluation).values():
+        h.update(np.ascontiguousarray(thresholds).tobytes())
+        h.update(np.ascontiguousarray(curves).tobytes())
+    return h.hexdigest()
+
+
+def _paths(out_dir: str) -> dict[str, str]:
+    return {f"{kind}_{fmt}": os.path.join(out_dir, f"{stem}.{fmt}")
+            for kind, (stem, *_rest) in PLOT_KINDS.items() for fmt in FORMATS}
+
+
+def plot_curves(evaluation: Evaluation, out_dir: str, title: str, force: bool = False) -> dict[str, str]:
+    """Write the three plots in both formats; returns {'<kind>_<fmt>': path}."""
+    paths = _paths(out_dir)
+    key = _plot_key(evaluation, title)
+    key_path = os.path.join(out_dir, _KEY_FILE)
+    if not force and all(os.path.isfile(p) for p in paths.values()) and os.path.isfile(key_path):
+        with open(key_path) as f:
+            if f.read().strip() == key:
+                return paths
+    data = _curve_data(evaluation)
+    for kind, (stem, plot_title, xlabel, xmax) in PLOT_KINDS.items():
+        thresholds, curves, scores = data[kind]
+        figure = _draw(thresholds, curves, legend_entries(evaluation.labels, scores),
+                       f"{plot_title} - {title}", xlabel, xmax)
+        for fmt in FORMATS:
+            atomic_write(paths[f"{kind}_{fmt}"], lambda f, fmt=fmt: figure.savefig(f, format=fmt, dpi=150,
+                                                                                    bbox_inches="tight"))
+    atomic_write_text(key_path, key + "\n")
+    return paths
+
+
+def _draw(thresholds: np.ndarray, curves: np.ndarray, entries: list[tuple[int, str]], title: str, xlabel: str,
+          xmax: float):
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend probing
+
+    figure = Figure(figsize=(6.0, 5.0))
+    ax = figure.add_subplot()
+    for i, label in entries:
+        ax.plot(thresholds, curves[i], linewidth=2, label=label)
+    ax.set(title=title, xlabel=xlabel, ylabel="Success rate [%]" if xmax == 1.0 else "Precision [%]",
+           xlim=(0, xmax), ylim=(0, 100))
+    ax.grid(True, linestyle=":")
+    ax.legend(loc="lower right" if xmax != 1.0 else "lower left", fontsize=9)
+    return figure

@@ -1,0 +1,98 @@
+"""A named tracker run (tracker, config, run id): where its results live, and how it follows one sequence."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+from typing import Any, Iterable
+
+import numpy as np
+
+from lib.test.parameter import TrackerParams, config_label
+from lib.utils.image_io import imread_rgb
+
+
+class Tracker:
+    """`name` is a registered tracker name, `parameter_name` its config (or option, for baselines).
+
+    Results go to `<results_path>/<name>/<parameter_name>[_%03d]`, one subfolder per dataset tag. Constructing
+    a Tracker is cheap (analysis code builds them only for `results_dir`); the config and checkpoint are resolved
+    on the first `get_parameters()`. `param_options` are passed to `TrackerParams.create` (checkpoint, device,
+    debug, save_dir, load_weights, opts).
+    """
+
+    def __init__(self, name: str, parameter_name: str, dataset_name: str = "", run_id: int | None = None,
+                 display_name: str | None = None, results_path: str | None = None, **param_options: Any):
+        self.name = name
+        self.parameter_name = parameter_name
+        self.dataset_name = dataset_name
+        self.run_id = run_id
+        self.display_name = display_name
+        if results_path is None:
+            from lib.utils.env import env_settings
+
+            results_path = env_settings().results_path
+        label = config_label(parameter_name)
+        self.results_dir = os.path.join(results_path, name, label if run_id is None else f"{label}_{run_id:03d}")
+        self._param_options = param_options
+        self._params: TrackerParams | None = None
+
+    def __repr__(self) -> str:
+        run = "" if self.run_id is None else f", run_id={self.run_id}"
+        return f"Tracker({self.name!r}, {self.parameter_name!r}{run})"
+
+    def get_parameters(self) -> TrackerParams:
+        if self._params is None:
+            self._params = TrackerParams.create(self.name, self.parameter_name, dataset_name=self.dataset_name,
+                                                **self._param_options)
+        return self._params
+
+    def set_device(self, device: str) -> None:
+        """Run on `device` (a test worker pins itself to one GPU)."""
+        self._params = replace(self.get_parameters(), device=device)
+
+    def create_tracker(self) -> Any:
+        params = self.get_parameters()
+        if params.family.build_tracker is None:
+            raise TypeError(f"family '{params.family.name}' declares no build_tracker; tracker '{self.name}' "
+                            f"cannot run")
+        return params.family.build_tracker(params)
+
+    def run_sequence(self, seq: Any) -> dict[str, list]:
+        """Track `seq` from its first-frame box; return {'target_bbox': [[x, y, w, h], ...], 'time': [s, ...]}.
+
+        The time of a frame is the tracker call alone (decoding the image is not timed), as in the official
+        toolkits. Frame 0 holds the initial box and the initialisation time.
+        """
+        tracker = self.create_tracker()
+        info = dict(seq.init_info())
+        info.setdefault("seq_name", seq.name)
+        image = imread_rgb(seq.frames[0])
+        start = time.perf_counter()
+        out = tracker.initialize(image, info) or {}
+        boxes = [_xywh(out.get("target_bbox", info["init_bbox"]))]
+        times = [time.perf_counter() - start]
+        previous = {"target_bbox": boxes[0]}
+        for path in seq.frames[1:]:
+            image = imread_rgb(path)
+            start = time.perf_counter()
+            out = tracker.track(image, {"previous_output": previous})
+            times.append(time.perf_counter() - start)
+            boxes.append(_xywh(out["target_bbox"]))
+            previous = out
+        return {"target_bbox": boxes, "time": times}
+
+
+def _xywh(box: Iterable[float]) -> list[float]:
+    values = np.asarray(box, dtype=np.float64).reshape(-1)
+    if values.size != 4:
+        raise ValueError(f"a tracker returned target_bbox {box!r}; expected [x, y, w, h]")
+    return values.tolist()
+
+
+def trackerlist(name: str, parameter_name: str, dataset_name: str = "", run_ids: int | Iterable[int] | None = None,
+                display_name: str | None = None, results_path: str | None = None) -> list[Tracker]:
+    """One Tracker per run id (or a single one without run id), as analysis scripts list them."""
+    if run_ids is None or isinstance(run_ids, int):
+        run_ids = [run_ids]
+    return [Tracker(name, parameter_name, dataset_name, run_id, display_name, results_path) for run_id in run_ids]

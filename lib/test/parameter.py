@@ -1,0 +1,95 @@
+"""Test-time parameters of one tracker: resolved once from (tracker name, config name), then passed around.
+
+A tracker name maps through the family registry to the training script whose experiment file and checkpoints it
+uses. Trackers without training (baselines) map to the empty script: their config name is just an option string
+(e.g. the OpenCV algorithm) and they have no cfg and no checkpoint.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from lib.config import load_config
+from lib.config.node import CfgNode
+from lib.families import Family, get_tracker_family
+from lib.utils.checkpoint import checkpoint_path
+
+
+class MissingCheckpointError(FileNotFoundError):
+    """The checkpoint a tracker needs is not on disk; the message names the expected file."""
+
+
+@dataclass
+class TrackerParams:
+    """Everything a family's `build_tracker(params)` may read.
+
+    checkpoint is None only when weights are deliberately not loaded (random initialisation, for tests) or the
+    tracker has no network. `dataset_name` lets trackers pick per-dataset settings (e.g. update intervals).
+    """
+
+    tracker_name: str
+    config_name: str
+    family: Family
+    train_script: str = ""
+    cfg: CfgNode | None = None
+    checkpoint: str | None = None
+    template_factor: float | None = None
+    template_size: int | None = None
+    search_factor: float | None = None
+    search_size: int | None = None
+    device: str = "cpu"
+    debug: int = 0
+    dataset_name: str = ""
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_network(self) -> bool:
+        return bool(self.train_script)
+
+    @classmethod
+    def create(cls, tracker_name: str, config_name: str, *, dataset_name: str = "", checkpoint: str | None = None,
+               load_weights: bool = True, device: str = "cpu", debug: int = 0, save_dir: str | None = None,
+               opts: tuple[str, ...] | list[str] = ()) -> "TrackerParams":
+        """Resolve a tracker's family, config and checkpoint.
+
+        checkpoint: explicit file; default `<save_dir>/checkpoints/train/<script>/<config>/<Prefix>_ep%04d.pth.tar`
+        with cfg.TEST.EPOCH (save_dir from the environment unless given). Raises MissingCheckpointError when the
+        file is missing. load_weights=False skips the checkpoint (random weights).
+        opts: config overrides `KEY VALUE ...` applied after the experiment file.
+        """
+        family, script = get_tracker_family(tracker_name)
+        common = dict(tracker_name=tracker_name, config_name=config_label(config_name), family=family,
+                      train_script=script, device=device, debug=debug, dataset_name=dataset_name)
+        if not script:
+            return cls(**common)
+        cfg = load_config(script, config_name, opts)
+        ckpt = None
+        if load_weights:
+            ckpt = checkpoint or default_checkpoint(family, script, config_label(config_name), cfg.TEST.EPOCH,
+                                                    save_dir)
+            if not os.path.isfile(ckpt):
+                raise MissingCheckpointError(
+                    f"tracker '{tracker_name}' with config '{config_name}' needs the checkpoint {ckpt}, which does "
+                    f"not exist. Train it (python tracking/train.py --script {script} --config {config_name}), "
+                    f"pass --checkpoint PATH, or set --save_dir / TRACKZOO_SAVE_DIR to the folder holding "
+                    f"checkpoints/.")
+        test = cfg.TEST
+        return cls(**common, cfg=cfg, checkpoint=ckpt, template_factor=test.TEMPLATE_FACTOR,
+                   template_size=test.TEMPLATE_SIZE, search_factor=test.SEARCH_FACTOR, search_size=test.SEARCH_SIZE)
+
+
+def config_label(config: str) -> str:
+    """The name used in output folders: the config name, or a YAML file's stem when a path is given."""
+    if config.endswith((".yaml", ".yml")):
+        return os.path.splitext(os.path.basename(config))[0]
+    return config
+
+
+def default_checkpoint(family: Family, script: str, config: str, epoch: int, save_dir: str | None = None) -> str:
+    """Where training script `script` saved epoch `epoch` of `config`."""
+    if save_dir is None:
+        from lib.utils.env import env_settings
+
+        save_dir = env_settings().save_dir
+    return checkpoint_path(save_dir, script, config, family.checkpoint_prefix(script), epoch)

@@ -1,0 +1,149 @@
+"""Tracker API and the generic network tracking loop that families plug into.
+
+API (what the test runner, demos and the VOT glue call):
+    tracker = family.build_tracker(params)
+    tracker.initialize(image, {"init_bbox": [x, y, w, h], ...}) -> dict | None
+    tracker.track(image, {"previous_output": ...}) -> {"target_bbox": [x, y, w, h], ...}
+`image` is an RGB HxWx3 uint8 array; boxes are 0-based frame pixels. A tracker object follows one sequence at a
+time and `initialize` resets all of its per-sequence state.
+
+`NetworkTracker` runs crop -> forward -> decode -> map back -> clip; a family overrides its hooks only
+(`encode_template`, `forward_search`, `decode_box`, optionally `update_templates`). The network is built once
+per process and shared by the trackers created there (see `load_network`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from lib.test.parameter import TrackerParams
+from lib.test.tracker.utils import Preprocessor
+from lib.utils.checkpoint import load_checkpoint, net_state_dict
+
+
+class BaseTracker:
+    """Base class of every test-time tracker."""
+
+    def __init__(self, params: TrackerParams):
+        self.params = params
+
+    def initialize(self, image: np.ndarray, info: dict) -> dict | None:
+        raise NotImplementedError
+
+    def track(self, image: np.ndarray, info: dict | None = None) -> dict:
+        raise NotImplementedError
+
+
+@dataclass
+class Crop:
+    """A preprocessed square crop around `box` (frame pixels, xywh)."""
+
+    tensor: torch.Tensor  # 1x3xSxS, normalised
+    mask: torch.Tensor | None  # 1xSxS bool, True on padding (None unless the tracker asks for masks)
+    resize_factor: float  # crop pixels per frame pixel
+    box: list[float]
+
+
+_network_cache: dict[tuple, nn.Module] = {}
+
+
+def load_network(params: TrackerParams) -> nn.Module:
+    """The family's network for `params`, with its checkpoint loaded, on `params.device`, in eval mode.
+
+    The last network built is kept per process, so a test worker builds it once and reuses it for every
+    sequence (trackers are cheap, stateful objects; the network is neither).
+    """
+    key = (params.family.name, params.train_script, params.config_name, params.checkpoint, params.device)
+    if key not in _network_cache:
+        _network_cache.clear()
+        _network_cache[key] = build_network(params)
+    return _network_cache[key]
+
+
+def clear_network_cache() -> None:
+    _network_cache.clear()
+
+
+def build_network(params: TrackerParams) -> nn.Module:
+    if not params.has_network:
+        raise ValueError(f"tracker '{params.tracker_name}' has no network (it declares no training script)")
+    net = params.family.build_model(params.cfg, False)
+    if params.checkpoint is not None:
+        state = net_state_dict(load_checkpoint(params.checkpoint), params.checkpoint)
+        if params.family.adapt_state_dict is not None:
+            state = params.family.adapt_state_dict(state)
+        net.load_state_dict(state, strict=True)
+    return net.to(params.device).eval()
+
+
+class NetworkTracker(BaseTracker):
+    """Crop -> forward -> decode -> map back -> clip, for trackers that follow one box with a network.
+
+    Hooks (run under torch.inference_mode):
+      encode_template(crop, info)      store whatever `forward_search` needs (default: the template crop).
+      forward_search(crop) -> out      run the network on the search crop.
+      decode_box(out, crop) -> (box, extras)
+                                       box: normalised (cx, cy, w, h) in the search crop (0..1), 4 numbers;
+                                       extras: extra keys of the output dict (e.g. a confidence score).
+      update_templates(image, out, extras)   optional template update after the new state is known.
+    """
+
+    use_mask: bool = False  # whether crops carry their padding mask (DETR-style models need it)
+    clip_margin: int = 10  # the predicted box keeps at least this many pixels inside the frame
+
+    def __init__(self, params: TrackerParams, net: nn.Module | None = None):
+        super().__init__(params)
+        self.net = net if net is not None else load_network(params)
+        data = params.cfg.DATA
+        self.preprocessor = Preprocessor(data.MEAN, data.STD, params.device)
+        self.state: list[float] = []
+        self.frame_id = 0
+        self.template: Crop | None = None
+
+    def crop(self, image: np.ndarray, box: list[float], factor: float, size: int) -> Crop:
+        """Cut a square of `factor` times the box's size around `box`, resized to `size`, and preprocess it."""
+        from lib.utils.crop import sample_target
+
+        patch, resize_factor, mask = sample_target(image, box, factor, size)
+        tensor, mask_t = self.preprocessor(patch, mask if self.use_mask else None)
+        return Crop(tensor, mask_t, float(resize_factor), list(box))
+
+    def initialize(self, image: np.ndarray, info: dict) -> dict | None:
+        self.state = [float(v) for v in info["init_bbox"]]
+        self.frame_id = 0
+        template = self.crop(image, self.state, self.params.template_factor, self.params.template_size)
+        with torch.inference_mode():
+            self.encode_template(template, info)
+        return None
+
+    def track(self, image: np.ndarray, info: dict | None = None) -> dict:
+        from lib.utils.crop import clip_box, map_box_back
+
+        self.frame_id += 1
+        height, width = image.shape[:2]
+        size = self.params.search_size
+        search = self.crop(image, self.state, self.params.search_factor, size)
+        with torch.inference_mode():
+            out = self.forward_search(search)
+            box, extras = self.decode_box(out, search)
+            box_px = [float(v) * size for v in torch.as_tensor(box).flatten().tolist()]
+            self.state = clip_box(map_box_back(box_px, self.state, search.resize_factor, size),
+                                  height, width, margin=self.clip_margin)
+            self.update_templates(image, out, extras)
+        return {"target_bbox": list(self.state), **extras}
+
+    def encode_template(self, template: Crop, info: dict) -> None:
+        self.template = template
+
+    def forward_search(self, search: Crop) -> Any:
+        raise NotImplementedError
+
+    def decode_box(self, out: Any, search: Crop) -> tuple[torch.Tensor | list[float], dict]:
+        raise NotImplementedError
+
+    def update_templates(self, image: np.ndarray, out: Any, extras: dict) -> None:
+        """No template update by default."""

@@ -1,0 +1,180 @@
+"""Training worker: one process of a (possibly torchrun-launched) run.
+
+    python tracking/train.py --script stark_s --config baseline --save_dir . --mode single
+    python -m torch.distributed.run --nproc_per_node 8 lib/train/run_training.py --script seqtrack --config seqtrack_b256 --save_dir .
+"""
+from __future__ import annotations
+
+if __package__ in (None, ""):  # run by path (torchrun lib/train/run_training.py): use the entry-point bootstrap
+    import runpy
+    from pathlib import Path
+
+    runpy.run_path(str(Path(__file__).resolve().parents[2] / "tracking" / "_init_paths.py"))
+
+import argparse
+import logging
+import os
+import random
+import sys
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from lib.config import load_config
+from lib.families import get_family
+from lib.train.admin.settings import RunSettings
+from lib.train.optim import build_optimizer, build_scheduler, default_param_groups
+from lib.train.staging import apply_freeze, load_init_weights, resolve_init_from
+from lib.train.trainer import Trainer
+from lib.utils import dist
+from lib.utils.checkpoint import latest_checkpoint
+from lib.utils.env import env_settings
+from lib.utils.io import atomic_write_text
+
+log = logging.getLogger("trackzoo.train")
+
+
+def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--script", required=True, help="training script, e.g. stark_s, stark_st2, ostrack")
+    parser.add_argument("--config", required=True, help="experiment name in experiments/<script>/ or a YAML path")
+    parser.add_argument("--save_dir", default=None, help="root of checkpoints/ and logs/ (default: the save root)")
+    parser.add_argument("--data_dir", default=None, help="data root (default: TRACKZOO_DATA_DIR or ./data)")
+    parser.add_argument("--use_lmdb", type=int, choices=[0, 1], default=0)
+    parser.add_argument("--use_wandb", type=int, choices=[0, 1], default=0)
+    parser.add_argument("--script_prv", default=None, help="previous stage's script (sets TRAIN.INIT_FROM)")
+    parser.add_argument("--config_prv", default=None, help="previous stage's config (sets TRAIN.INIT_FROM)")
+    parser.add_argument("--resume", default="latest", help="latest (default), none, or a checkpoint path")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    parser.add_argument("--opts", nargs="*", default=[], help="config overrides: KEY VALUE ...")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="TrackZoo training worker")
+    add_worker_arguments(parser)
+    # Launchers before torch 2.0 pass --local_rank, newer ones --local-rank or only the LOCAL_RANK variable.
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def config_overrides(args: argparse.Namespace) -> list[str]:
+    opts = list(args.opts)
+    if bool(args.script_prv) != bool(args.config_prv):
+        raise SystemExit("error: --script_prv and --config_prv go together")
+    if args.script_prv:
+        opts += ["TRAIN.INIT_FROM", f"{args.script_prv}:{args.config_prv}"]
+    return opts
+
+
+def seed_everything(seed: int, rank: int) -> None:
+    random.seed(seed + rank)
+    np.random.seed(seed + rank)
+    torch.manual_seed(seed + rank)
+
+
+def setup_logging(settings: RunSettings) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
+    if settings.rank == 0:
+        os.makedirs(os.path.dirname(settings.log_file), exist_ok=True)
+        handlers.append(logging.FileHandler(settings.log_file))
+    logging.basicConfig(level=logging.INFO if settings.rank == 0 else logging.WARNING,
+                        format="%(message)s", handlers=handlers, force=True)
+
+
+def make_writers(settings: RunSettings, cfg_text: str) -> list:
+    """TensorBoard always (rank 0), Weights & Biases when asked."""
+    if settings.rank != 0:
+        return []
+    from torch.utils.tensorboard import SummaryWriter
+
+    tb = SummaryWriter(settings.tensorboard_dir)
+    tb.add_text("config", f"```\n{cfg_text}\n```")
+
+    def write_tb(name: str, stats: dict[str, float], step: int) -> None:
+        for key, value in stats.items():
+            tb.add_scalar(f"{name}/{key}", value, step)
+        tb.flush()
+
+    writers = [write_tb]
+    if settings.use_wandb:
+        try:
+            import wandb
+        except ImportError as e:
+            raise SystemExit("error: --use_wandb 1 needs the wandb package (pip install wandb)") from e
+        run = wandb.init(project="trackzoo", name=f"{settings.script}-{settings.config}", config={"cfg": cfg_text})
+        writers.append(lambda name, stats, step: run.log({f"{name}/{k}": v for k, v in stats.items()}, step=step))
+    return writers
+
+
+def build_net(family, cfg, settings: RunSettings, device: torch.device) -> torch.nn.Module:
+    net = family.build_model(cfg, True)
+    has_own_checkpoint = settings.resume != "none" and latest_checkpoint(settings.checkpoint_dir) is not None
+    if cfg.TRAIN.INIT_FROM and not has_own_checkpoint:
+        path = resolve_init_from(cfg.TRAIN.INIT_FROM, settings.save_dir)
+        missing, unexpected = load_init_weights(net, path)
+        log.info(f"initialised from {path}; missing keys: {len(missing)} "
+                 f"({', '.join(sorted({k.split('.')[0] for k in missing})) or '-'}), unexpected: {len(unexpected)}")
+    trainable = apply_freeze(net, list(cfg.TRAIN.FREEZE), list(cfg.TRAIN.TRAINABLE))
+    log.info(f"{type(net).__name__}: {sum(p.numel() for p in net.parameters()):,} parameters, "
+             f"{len(trainable)} trainable tensors")
+    return net.to(device)
+
+
+def run(args: argparse.Namespace) -> None:
+    device_type = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    rank, local_rank, world_size = dist.init_distributed(device_type)
+    device = torch.device(f"cuda:{local_rank}" if device_type == "cuda" else "cpu")
+    env = env_settings(data_dir=args.data_dir, save_dir=args.save_dir)
+    settings = RunSettings(script=args.script, config=os.path.splitext(os.path.basename(args.config))[0],
+                           save_dir=os.path.abspath(args.save_dir or env.save_dir), env=env,
+                           use_lmdb=bool(args.use_lmdb), use_wandb=bool(args.use_wandb), seed=args.seed,
+                           resume=args.resume, rank=rank, local_rank=local_rank, world_size=world_size,
+                           device=device_type)
+    setup_logging(settings)
+    seed_everything(args.seed, rank)
+    family = get_family(args.script)
+    cfg = load_config(args.script, args.config, config_overrides(args))
+    cfg_text = cfg.dump()
+    if rank == 0:
+        atomic_write_text(os.path.join(settings.checkpoint_dir, "config.yaml"), cfg_text)
+
+    from lib.train.data.loader import build_dataloaders
+
+    data_options = family.data_options(cfg, args.script) if family.data_options else {}
+    train_loader, val_loader = build_dataloaders(cfg, settings, data_options, rank, world_size)
+    net = build_net(family, cfg, settings, device)
+    groups = family.param_groups(net, cfg) if family.param_groups else default_param_groups(net, cfg)
+    optimizer = build_optimizer(groups, cfg)
+    scheduler = build_scheduler(optimizer, cfg, max(len(train_loader), 1))
+    if world_size > 1:
+        # Official recipes freeze parts of the model and skip branches per batch, so allow unused parameters.
+        net = torch.nn.parallel.DistributedDataParallel(
+            net, device_ids=[local_rank] if device_type == "cuda" else None, find_unused_parameters=True)
+    actor = family.build_actor(net, cfg, args.script)
+    amp = cfg.TRAIN.AMP and device_type == "cuda"
+    trainer = Trainer(actor, train_loader, optimizer, scheduler, checkpoint_dir=settings.checkpoint_dir,
+                      prefix=family.checkpoint_prefix(args.script), max_epochs=cfg.TRAIN.EPOCH, device=device,
+                      grad_clip_norm=cfg.TRAIN.GRAD_CLIP_NORM, amp_dtype=cfg.TRAIN.AMP_DTYPE if amp else "",
+                      val_loader=val_loader, val_interval=cfg.TRAIN.VAL_EPOCH_INTERVAL,
+                      print_interval=cfg.TRAIN.PRINT_INTERVAL, save_every=cfg.TRAIN.SAVE_EVERY,
+                      extra_state={"config": cfg_text, "script": args.script, "config_name": settings.config},
+                      writers=make_writers(settings, cfg_text), printer=log.info)
+    trainer.resume(args.resume)
+    log.info(f"training {args.script}/{settings.config} on {world_size} process(es), {device_type}, "
+             f"{len(train_loader)} iterations per epoch, epochs {trainer.state.epoch + 1}..{cfg.TRAIN.EPOCH}")
+    trainer.train()
+    log.info("finished training")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        run(args)
+    finally:
+        dist.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

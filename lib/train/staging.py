@@ -1,0 +1,73 @@
+"""Staged training declared in config: TRAIN.INIT_FROM, TRAIN.FREEZE and TRAIN.TRAINABLE."""
+from __future__ import annotations
+
+import logging
+import os
+
+import torch.nn as nn
+
+from lib.utils.checkpoint import checkpoint_dir, latest_checkpoint, list_checkpoints, load_checkpoint, \
+    net_state_dict
+
+log = logging.getLogger(__name__)
+
+
+def _matches(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def _check_prefixes(net: nn.Module, prefixes: list[str], key: str) -> None:
+    names = [n for n, _ in net.named_parameters()]
+    unknown = [p for p in prefixes if not any(_matches(n, p) for n in names)]
+    if unknown:
+        tops = sorted({n.split(".")[0] for n in names})
+        raise ValueError(f"{key}: prefix(es) {unknown} match no parameter of {type(net).__name__} "
+                         f"(top-level modules: {', '.join(tops)})")
+
+
+def apply_freeze(net: nn.Module, freeze: list[str], trainable: list[str]) -> list[str]:
+    """Set requires_grad from module-name prefixes; return the names that stay trainable.
+
+    TRAIN.TRAINABLE non-empty: only those prefixes train. TRAIN.FREEZE: those prefixes stop training. Prefixes match
+    whole name components ("box_head" matches "box_head.conv1.weight", not "box_head2.x").
+    """
+    _check_prefixes(net, list(trainable), "TRAIN.TRAINABLE")
+    _check_prefixes(net, list(freeze), "TRAIN.FREEZE")
+    for name, param in net.named_parameters():
+        if trainable and not any(_matches(name, p) for p in trainable):
+            param.requires_grad_(False)
+        if any(_matches(name, p) for p in freeze):
+            param.requires_grad_(False)
+    return [n for n, p in net.named_parameters() if p.requires_grad]
+
+
+def resolve_init_from(spec: str, save_dir: str, prefix: str | None = None) -> str:
+    """A checkpoint path from TRAIN.INIT_FROM: a file path, or 'script:config[:epoch]' of a previous run."""
+    if os.path.isfile(spec):
+        return spec
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or os.sep in parts[0]:
+        raise FileNotFoundError(f"TRAIN.INIT_FROM '{spec}' is neither an existing file nor 'script:config[:epoch]'")
+    folder = checkpoint_dir(save_dir, parts[0], parts[1])
+    if len(parts) == 3:
+        epoch = int(parts[2])
+        found = [p for e, p in list_checkpoints(folder, prefix) if e == epoch]
+        if not found:
+            raise FileNotFoundError(f"TRAIN.INIT_FROM '{spec}': no epoch-{epoch} checkpoint in {folder}")
+        return found[0]
+    path = latest_checkpoint(folder, prefix)
+    if path is None:
+        raise FileNotFoundError(f"TRAIN.INIT_FROM '{spec}': no checkpoint in {folder} (train that stage first)")
+    return path
+
+
+def load_init_weights(net: nn.Module, path: str) -> tuple[list[str], list[str]]:
+    """Load a previous stage's weights non-strictly (new modules such as a score head are expected to be
+    missing); returns (missing, unexpected) keys and fails when nothing matches."""
+    state = net_state_dict(load_checkpoint(path), path)
+    result = net.load_state_dict(state, strict=False)
+    if len(result.missing_keys) == len(net.state_dict()):
+        raise ValueError(f"{path}: none of its {len(state)} entries match the model's parameter names")
+    log.info("initialised from %s (missing %d keys, unexpected %d)", path, len(result.missing_keys),
+             len(result.unexpected_keys))
+    return list(result.missing_keys), list(result.unexpected_keys)

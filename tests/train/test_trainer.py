@@ -1,0 +1,109 @@
+"""Trainer: checkpoints load with weights_only, a killed run resumes to the same result, NaN stops, schedules."""
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from lib.config.defaults import get_default_config
+from lib.train.optim import build_optimizer, build_scheduler, default_param_groups, lr_factor
+from lib.train.trainer import NonFiniteLossError, Trainer
+from lib.utils.checkpoint import list_checkpoints
+from tests.fixtures.toy_family import add_config, build_actor, build_model
+from tests.train._toy_run import EpochLoader, make_batches
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_toy(ckpt_dir, epochs, die_at=None):
+    cmd = [sys.executable, "-m", "tests.train._toy_run", str(ckpt_dir), str(epochs)]
+    if die_at is not None:
+        cmd.append(str(die_at))
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+
+
+def test_killed_run_resumes_and_matches_an_uninterrupted_run(tmp_path):
+    straight = run_toy(tmp_path / "a", 3)
+    assert straight.returncode == 0, straight.stderr
+    crashed = run_toy(tmp_path / "b", 3, die_at=7)  # dies in the middle of epoch 2
+    assert crashed.returncode == 17
+    assert [e for e, _ in list_checkpoints(str(tmp_path / "b"))] == [1]
+    assert not [f for f in os.listdir(tmp_path / "b") if f.endswith(".tmp")]
+    resumed = run_toy(tmp_path / "b", 3)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed from" in resumed.stdout
+    a = torch.load(tmp_path / "a" / "TOY_ep0003.pth.tar", weights_only=True)
+    b = torch.load(tmp_path / "b" / "TOY_ep0003.pth.tar", weights_only=True)
+    assert a["epoch"] == b["epoch"] == 3 and a["global_step"] == b["global_step"] == 12
+    for key in a["net"]:
+        torch.testing.assert_close(a["net"][key], b["net"][key])
+
+
+def make_trainer(tmp_path, actor_fn=None, epochs=1):
+    cfg = get_default_config()
+    add_config(cfg, "toy")
+    cfg.freeze()
+    net = build_model(cfg, True)
+    optimizer = build_optimizer(default_param_groups(net, cfg), cfg)
+    actor = actor_fn(net) if actor_fn else build_actor(net, cfg, "toy")
+    return Trainer(actor, EpochLoader(None), optimizer, build_scheduler(optimizer, cfg, 4),
+                   checkpoint_dir=str(tmp_path), prefix="TOY", max_epochs=epochs, device=torch.device("cpu"),
+                   printer=lambda _: None)
+
+
+def test_checkpoint_holds_plain_data_only(tmp_path):
+    trainer = make_trainer(tmp_path)
+    trainer.train()
+    ckpt = torch.load(tmp_path / "TOY_ep0001.pth.tar", weights_only=True)
+    assert {"net", "optimizer", "scheduler", "epoch", "rng", "net_type"} <= set(ckpt)
+    assert ckpt["net_type"] == "ToyNet"
+
+
+def test_non_finite_loss_stops_with_step_parts_and_sequences(tmp_path):
+    class NanActor:
+        def __init__(self, net):
+            self.net = net
+
+        def train(self, mode=True):
+            pass
+
+        def __call__(self, data):
+            loss = self.net(data["template_images"][0], data["search_images"][0]).sum() * float("nan")
+            return loss, {"Loss/giou": 0.5}
+
+    trainer = make_trainer(tmp_path, NanActor)
+    batch = make_batches(1)[0]
+    batch["seq_name"] = ["car-1", "dog-3"]
+    with pytest.raises(NonFiniteLossError, match=r"step 1.*Loss/giou.*car-1"):
+        trainer.train_step(batch)
+
+
+def test_lr_schedules():
+    cfg = get_default_config()
+    cfg.TRAIN.LR_DROP_EPOCH = 40
+    assert lr_factor(cfg, 39.9) == 1.0 and lr_factor(cfg, 40.0) == pytest.approx(0.1)
+    cfg.TRAIN.SCHEDULER.TYPE = "cosine"
+    cfg.TRAIN.EPOCH = 10
+    assert lr_factor(cfg, 5.0) == pytest.approx(0.5)
+    cfg.TRAIN.SCHEDULER.TYPE = "Mstep"
+    cfg.TRAIN.SCHEDULER.MILESTONES = [2, 4]
+    assert lr_factor(cfg, 4.5) == pytest.approx(0.01)
+    cfg.TRAIN.SCHEDULER.WARMUP_EPOCHS = 2
+    assert lr_factor(cfg, 1.0) == pytest.approx((1.0 + 1e-3) / 2)
+    cfg.TRAIN.SCHEDULER.TYPE = "linear"
+    with pytest.raises(ValueError, match="SCHEDULER.TYPE"):
+        lr_factor(cfg, 0)
+
+
+def test_backbone_parameters_get_the_multiplier():
+    cfg = get_default_config()
+    add_config(cfg, "toy")
+    net = build_model(cfg, True)
+    groups = default_param_groups(net, cfg)
+    lrs = sorted(g["lr"] for g in groups)
+    assert lrs == [pytest.approx(cfg.TRAIN.LR * cfg.TRAIN.BACKBONE_MULTIPLIER), cfg.TRAIN.LR]
+    n_backbone = sum(p.numel() for p in net.backbone.parameters())
+    assert any(sum(p.numel() for p in g["params"]) == n_backbone and g["lr"] < cfg.TRAIN.LR for g in groups)
+    assert not math.isnan(groups[0]["lr"])

@@ -1,0 +1,85 @@
+"""Score tracking results on a dataset and write the report (table, CSV, LaTeX, plots).
+
+    python tracking/analysis_results.py --dataset lasot \
+        --tracker stark_st:baseline:STARK-ST50 --tracker ostrack:vitb_256_mae_ce_32x4_ep300 [--runs 0 1 2]
+
+Results are read from `<results_path>/<script>/<config>[_<run:03d>]/<dataset tag>/<seq>.txt` (or the flat STARK
+layout); the report goes to `<result_plot_path>/<report name>/`. See lib/test/analysis/README.md for the metrics.
+"""
+import argparse
+import os
+import sys
+
+import _init_paths  # noqa: F401  (puts the repository root on sys.path)
+
+from lib.test.analysis.extract import ScoringRules, evaluate
+from lib.test.analysis.metrics import VALIDITY_RULES
+from lib.test.analysis.report import format_table, write_report
+from lib.test.analysis.results import MissingResultsError, TrackerSpec
+from lib.test.analysis.metrics import InvalidResultsError
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", required=True, help="dataset name for lib.test.evaluation.get_dataset")
+    parser.add_argument("--tracker", action="append", required=True, metavar="SCRIPT:CONFIG[:NAME]",
+                        help="a tracker to report (repeatable)")
+    parser.add_argument("--runs", type=int, nargs="+", help="run ids to average (result folders <config>_NNN)")
+    parser.add_argument("--sequences", nargs="+", help="only these sequences")
+    parser.add_argument("--results_dir", help="results root (default: env_settings().results_path)")
+    parser.add_argument("--plot_dir", help="report root (default: env_settings().result_plot_path)")
+    parser.add_argument("--report_name", help="report sub-folder and table title (default: the dataset name)")
+    parser.add_argument("--skip_missing", action="store_true",
+                        help="report over the sequences every tracker has results for instead of failing")
+    parser.add_argument("--legacy", action="store_true",
+                        help="pytracking-exact scoring, including its absent-frame quirks (see the README)")
+    parser.add_argument("--validity", choices=VALIDITY_RULES, default="wh",
+                        help="ground-truth validity: w,h > 0 (STARK/OSTrack, default) or all four > 0 (pytracking)")
+    parser.add_argument("--exclude_invalid", action="store_true",
+                        help="leave invalid/absent frames out of the denominators")
+    parser.add_argument("--force", action="store_true", help="ignore the score cache and redraw the plots")
+    parser.add_argument("--no_plots", action="store_true", help="tables only")
+    return parser.parse_args(argv)
+
+
+def _select(dataset, names):
+    if not names:
+        return list(dataset)
+    by_name = {seq.name: seq for seq in dataset}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise SystemExit(f"error: unknown sequences {unknown} (the dataset has {len(by_name)})")
+    return [by_name[n] for n in names]
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    trackers = [TrackerSpec.parse(t, args.runs) for t in args.tracker]
+    if args.results_dir and args.plot_dir:
+        results_path, plot_root = args.results_dir, args.plot_dir
+    else:
+        from lib.utils.env import env_settings
+        settings = env_settings()
+        results_path = args.results_dir or settings.results_path
+        plot_root = args.plot_dir or settings.result_plot_path
+
+    from lib.test.evaluation import get_dataset
+    sequences = _select(get_dataset(args.dataset), args.sequences)
+    report_name = args.report_name or args.dataset
+    rules = ScoringRules(legacy=args.legacy, validity=args.validity, exclude_invalid=args.exclude_invalid)
+    try:
+        evaluation = evaluate(trackers, sequences, results_path, rules,
+                              cache_dir=os.path.join(plot_root, "cache", args.dataset), force=args.force,
+                              skip_missing=args.skip_missing)
+    except (MissingResultsError, InvalidResultsError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(format_table(evaluation, report_name))
+    out_dir = os.path.join(plot_root, report_name)
+    written = write_report(evaluation, out_dir, report_name, plots=not args.no_plots)
+    print(f"report written to {out_dir} ({', '.join(sorted(os.path.basename(p) for p in written.values()))})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

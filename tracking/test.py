@@ -1,0 +1,134 @@
+"""Run a tracker on an evaluation dataset and write per-sequence result files.
+
+    python tracking/test.py stark_st baseline --dataset lasot --threads 32
+    python tracking/test.py ostrack vitb_256_mae_ce_32x4_ep300 --dataset lasot --threads 16 --num_gpus 2
+    python tracking/test.py --tracker_param MSTGT-full-256 --dataset got10k_test --threads 8 --num_gpus 2
+    python tracking/test.py opencv mil --dataset lasot          (baselines: opencv <algorithm>, hold default)
+
+Finished sequences are skipped, so an interrupted run continues where it stopped. Exit code 1 if any
+sequence failed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import _init_paths  # noqa: F401  (puts the repository root on sys.path)
+
+from lib.config import experiment_file
+from lib.config.node import ConfigError
+from lib.families import UnknownNameError, discover, get_tracker_family, list_trackers
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("tracker_name", nargs="?", help="registered tracker name, e.g. stark_st, ostrack, opencv")
+    parser.add_argument("tracker_param", nargs="?", help="config name (experiments/<script>/<name>.yaml)")
+    parser.add_argument("--tracker_name", dest="tracker_name_opt", help="same as the first positional argument")
+    parser.add_argument("--tracker_param", dest="tracker_param_opt",
+                        help="same as the second positional argument; alone, a config name whose tracker is "
+                             "found from the registry (e.g. MSTGT-full-256)")
+    parser.add_argument("--dataset_name", "--dataset", dest="dataset_name", default="lasot",
+                        help="evaluation dataset (default: lasot)")
+    parser.add_argument("--sequence", default=None, help="run one sequence only: its name or index")
+    parser.add_argument("--runid", type=int, default=None, help="run number: results go to <config>_%%03d")
+    parser.add_argument("--debug", type=int, default=0, help="> 0: stop at the first error, trackers may visualise")
+    parser.add_argument("--threads", type=int, default=0, help="worker processes (0: run in this process)")
+    parser.add_argument("--num_gpus", type=int, default=None, help="GPUs to spread workers over (default: all)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda when available")
+    parser.add_argument("--checkpoint", default=None, help="weights file instead of the config's TEST.EPOCH one")
+    parser.add_argument("--save_dir", default=None, help="folder holding checkpoints/ (default: from env)")
+    parser.add_argument("--results_dir", default=None, help="results root (default: env results_path)")
+    parser.add_argument("--opts", nargs="*", default=[], help="config overrides KEY VALUE ...")
+    parser.add_argument("--no_progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    name = args.tracker_name_opt or args.tracker_name
+    param = args.tracker_param_opt or args.tracker_param
+    if param is None and name is not None and args.tracker_name_opt is None:
+        name, param = None, name  # `test.py --tracker_param X` style given positionally as `test.py X`
+    if param is None:
+        parser.error("give a tracker and config: test.py TRACKER CONFIG, or --tracker_param CONFIG")
+    try:
+        args.tracker_name, args.tracker_param = resolve_tracker(name, param)
+    except (UnknownNameError, ConfigError) as e:
+        parser.error(str(e))
+    return args
+
+
+def resolve_tracker(name: str | None, param: str) -> tuple[str, str]:
+    """(tracker, config) from the two names, or from the config name alone.
+
+    Alone, `param` is looked up as an experiment file of every tracker's training script; failing that, a
+    `NAME-config` form is split when NAME is a tracker name (any case).
+    """
+    if name is not None:
+        get_tracker_family(name)
+        return name, param
+    owners = []
+    for family in discover().values():
+        for tracker, script in family.trackers.items():
+            if script and _has_experiment(script, param):
+                owners.append(tracker)
+    if len(owners) == 1:
+        return owners[0], param
+    if len(owners) > 1:
+        raise UnknownNameError(f"config '{param}' exists for several trackers ({', '.join(sorted(owners))}); "
+                               f"name the tracker: test.py TRACKER {param}")
+    prefix, _, rest = param.partition("-")
+    by_lower = {t.lower(): t for t in list_trackers()}
+    if rest and prefix.lower() in by_lower:
+        return by_lower[prefix.lower()], rest
+    raise UnknownNameError(f"no tracker has a config named '{param}'; name the tracker: test.py TRACKER CONFIG "
+                           f"(trackers: {', '.join(list_trackers())})")
+
+
+def _has_experiment(script: str, config: str) -> bool:
+    try:
+        experiment_file(script, config)
+    except ConfigError:
+        return False
+    return True
+
+
+def select_sequences(dataset: list, sequence: str | None) -> list:
+    if sequence is None:
+        return dataset
+    if sequence.isdigit():
+        index = int(sequence)
+        if index >= len(dataset):
+            raise IndexError(f"--sequence {index}: the dataset has {len(dataset)} sequences")
+        return [dataset[index]]
+    chosen = [seq for seq in dataset if seq.name == sequence]
+    if not chosen:
+        raise KeyError(f"--sequence {sequence}: no such sequence in the dataset")
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import torch
+
+    from lib.test.evaluation import get_dataset
+    from lib.test.evaluation.running import run_dataset
+    from lib.test.evaluation.tracker import Tracker
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    num_gpus = args.num_gpus or max(torch.cuda.device_count(), 1)
+    results_path = os.path.abspath(args.results_dir) if args.results_dir else None
+    tracker = Tracker(args.tracker_name, args.tracker_param, args.dataset_name, args.runid,
+                      results_path=results_path, checkpoint=args.checkpoint, device=device, debug=args.debug,
+                      save_dir=args.save_dir, opts=args.opts)
+    dataset = select_sequences(list(get_dataset(args.dataset_name)), args.sequence)
+    print(f"{args.tracker_name} {args.tracker_param} on {args.dataset_name}: {len(dataset)} sequences, "
+          f"device {device}, {args.threads or 'no'} worker processes -> {tracker.results_dir}")
+    summary = run_dataset(dataset, tracker, debug=args.debug, threads=args.threads, num_gpus=num_gpus,
+                          progress=not args.no_progress)
+    print(f"done {len(summary.done)}, skipped (already done) {len(summary.skipped)}, failed {len(summary.failed)}")
+    for outcome in summary.failed:
+        print(f"  failed: {outcome.name}: {outcome.error.splitlines()[-1]}")
+    return 0 if summary.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
