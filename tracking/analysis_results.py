@@ -13,10 +13,9 @@ import sys
 import _init_paths  # noqa: F401  (puts the repository root on sys.path)
 
 from lib.test.analysis.extract import ScoringRules, evaluate
-from lib.test.analysis.metrics import VALIDITY_RULES
+from lib.test.analysis.metrics import VALIDITY_RULES, InvalidResultsError
 from lib.test.analysis.report import format_table, write_report
 from lib.test.analysis.results import MissingResultsError, TrackerSpec
-from lib.test.analysis.metrics import InvalidResultsError
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -52,7 +51,8 @@ def _select(dataset, names):
     return [by_name[n] for n in names]
 
 
-def main(argv=None) -> int:
+def main(argv=None, dataset_loader=None) -> int:
+    """`dataset_loader(name)` returns the sequences (default: lib.test.evaluation.get_dataset)."""
     args = parse_args(argv)
     trackers = [TrackerSpec.parse(t, args.runs) for t in args.tracker]
     if args.results_dir and args.plot_dir:
@@ -63,8 +63,9 @@ def main(argv=None) -> int:
         results_path = args.results_dir or settings.results_path
         plot_root = args.plot_dir or settings.result_plot_path
 
-    from lib.test.evaluation import get_dataset
-    sequences = _select(get_dataset(args.dataset), args.sequences)
+    if dataset_loader is None:
+        from lib.test.evaluation import get_dataset as dataset_loader
+    sequences = _select(dataset_loader(args.dataset), args.sequences)
     report_name = args.report_name or args.dataset
     rules = ScoringRules(legacy=args.legacy, validity=args.validity, exclude_invalid=args.exclude_invalid)
     try:
@@ -76,7 +77,8 @@ def main(argv=None) -> int:
         return 1
     print(format_table(evaluation, report_name))
     out_dir = os.path.join(plot_root, report_name)
-    written = write_report(evaluation, out_dir, report_name, plots=not args.no_plots)
+    written = write_report(evaluation, out_dir, report_name, plots=not args.no_plots,
+                           force=args.force)
     print(f"report written to {out_dir} ({', '.join(sorted(os.path.basename(p) for p in written.values()))})")
     return 0
 

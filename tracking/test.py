@@ -1,9 +1,13 @@
 """Run a tracker on an evaluation dataset and write per-sequence result files.
 
-    python tracking/test.py stark_st baseline --dataset lasot --threads 32
-    python tracking/test.py ostrack vitb_256_mae_ce_32x4_ep300 --dataset lasot --threads 16 --num_gpus 2
-    python tracking/test.py --tracker_param MSTGT-full-256 --dataset got10k_test --threads 8 --num_gpus 2
+    python tracking/test.py TRACKER CONFIG --dataset lasot --threads 32
+    python tracking/test.py TRACKER CONFIG --dataset lasot --threads 16 --num_gpus 2
+    python tracking/test.py --tracker_param CONFIG --dataset got10k_test --threads 8 --num_gpus 2
     python tracking/test.py opencv mil --dataset lasot          (baselines: opencv <algorithm>, hold default)
+
+TRACKER is a registered tracker name; CONFIG an experiment of its training script
+(experiments/<script>/CONFIG.yaml). With --tracker_param alone, the tracker is the one whose script has that
+experiment, or NAME in a NAME-CONFIG form.
 
 Finished sequences are skipped, so an interrupted run continues where it stopped. Exit code 1 if any
 sequence failed.
@@ -23,14 +27,17 @@ from lib.families import UnknownNameError, discover, get_tracker_family, list_tr
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("tracker_name", nargs="?", help="registered tracker name, e.g. stark_st, ostrack, opencv")
+    parser.add_argument("tracker_name", nargs="?", help=f"registered tracker: {', '.join(list_trackers())}")
     parser.add_argument("tracker_param", nargs="?", help="config name (experiments/<script>/<name>.yaml)")
-    parser.add_argument("--tracker_name", dest="tracker_name_opt", help="same as the first positional argument")
-    parser.add_argument("--tracker_param", dest="tracker_param_opt",
+    parser.add_argument("--tracker_name", dest="tracker_name_opt", metavar="NAME",
+                        help="same as the first positional argument")
+    parser.add_argument("--tracker_param", dest="tracker_param_opt", metavar="CONFIG",
                         help="same as the second positional argument; alone, a config name whose tracker is "
                              "found from the registry (e.g. MSTGT-full-256)")
     parser.add_argument("--dataset_name", "--dataset", dest="dataset_name", default="lasot",
                         help="evaluation dataset (default: lasot)")
+    parser.add_argument("--only_present", action="store_true",
+                        help="evaluate the sequences present on disk (a partial or synthetic copy of a benchmark)")
     parser.add_argument("--sequence", default=None, help="run one sequence only: its name or index")
     parser.add_argument("--runid", type=int, default=None, help="run number: results go to <config>_%%03d")
     parser.add_argument("--debug", type=int, default=0, help="> 0: stop at the first error, trackers may visualise")
@@ -112,18 +119,27 @@ def main(argv: list[str] | None = None) -> int:
     from lib.test.evaluation import get_dataset
     from lib.test.evaluation.running import run_dataset
     from lib.test.evaluation.tracker import Tracker
+    from lib.test.parameter import MissingCheckpointError
 
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("error: --device cuda, but CUDA is not available here", file=sys.stderr)
+        return 2
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     num_gpus = args.num_gpus or max(torch.cuda.device_count(), 1)
     results_path = os.path.abspath(args.results_dir) if args.results_dir else None
     tracker = Tracker(args.tracker_name, args.tracker_param, args.dataset_name, args.runid,
                       results_path=results_path, checkpoint=args.checkpoint, device=device, debug=args.debug,
                       save_dir=args.save_dir, opts=args.opts)
-    dataset = select_sequences(list(get_dataset(args.dataset_name)), args.sequence)
+    dataset = get_dataset(args.dataset_name, only_present=args.only_present)
+    dataset = select_sequences(list(dataset), args.sequence)
     print(f"{args.tracker_name} {args.tracker_param} on {args.dataset_name}: {len(dataset)} sequences, "
           f"device {device}, {args.threads or 'no'} worker processes -> {tracker.results_dir}")
-    summary = run_dataset(dataset, tracker, debug=args.debug, threads=args.threads, num_gpus=num_gpus,
-                          progress=not args.no_progress)
+    try:
+        summary = run_dataset(dataset, tracker, debug=args.debug, threads=args.threads, num_gpus=num_gpus,
+                              progress=not args.no_progress)
+    except (MissingCheckpointError, ConfigError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(f"done {len(summary.done)}, skipped (already done) {len(summary.skipped)}, failed {len(summary.failed)}")
     for outcome in summary.failed:
         print(f"  failed: {outcome.name}: {outcome.error.splitlines()[-1]}")

@@ -7,8 +7,7 @@ uses. Trackers without training (baselines) map to the empty script: their confi
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from lib.config import load_config
 from lib.config.node import CfgNode
@@ -41,7 +40,6 @@ class TrackerParams:
     device: str = "cpu"
     debug: int = 0
     dataset_name: str = ""
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def has_network(self) -> bool:

@@ -33,6 +33,9 @@ def _probe_jpeg4py() -> Optional[Callable[[np.ndarray], np.ndarray]]:
     """Return jpeg4py's decoder if the package imports and libturbojpeg loads, else None."""
     try:
         import jpeg4py
+        from jpeg4py import _cffi
+        # load the shared library first: a failing JPEG() constructor leaves noisy __del__ errors behind
+        _cffi.initialize()
         _, buf = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))
         jpeg4py.JPEG(np.frombuffer(buf.tobytes(), np.uint8)).decode()
     except Exception:  # any failure (missing package, missing shared library) means: use OpenCV

@@ -6,7 +6,7 @@ declares it) and MODEL.BACKBONE.PRETRAINED (the official code always loads Image
 """
 from __future__ import annotations
 
-from lib.config.node import CfgNode
+from lib.config.node import CfgNode, ConfigError
 
 STAGE1_SCRIPTS = ("stark_s", "stark_st1")
 SPATIO_TEMPORAL_SCRIPTS = ("stark_st1", "stark_st2")
@@ -70,3 +70,19 @@ def add_config(cfg: CfgNode, script: str) -> None:
         cfg.TRAIN.TRAIN_CLS = True
         cfg.TRAIN.TRAINABLE = ["cls_head"]
         cfg.TEST.UPDATE_INTERVALS = _update_intervals()
+
+
+def check_stage(cfg: CfgNode, script: str) -> None:
+    """Stage 2 is only meaningful as declared by the official recipe: the score head alone, trained on
+    classification samples, on top of a stage-1 model."""
+    if script != "stark_st2":
+        return
+    if not cfg.TRAIN.TRAIN_CLS:
+        raise ConfigError("stark_st2 trains the score head on positive/negative samples: TRAIN.TRAIN_CLS must be "
+                          "true (box training is stark_st1)")
+    if list(cfg.TRAIN.TRAINABLE) != ["cls_head"]:
+        raise ConfigError(f"stark_st2 with TRAIN.TRAIN_CLS trains only the score head: TRAIN.TRAINABLE must be "
+                          f"['cls_head'], got {list(cfg.TRAIN.TRAINABLE)}")
+    if not cfg.TRAIN.INIT_FROM:
+        raise ConfigError("stark_st2 starts from a stage-1 model: set TRAIN.INIT_FROM (a checkpoint path or "
+                          "'stark_st1:<config>'), e.g. train.py ... --script_prv stark_st1 --config_prv <config>")

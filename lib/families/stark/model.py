@@ -170,3 +170,36 @@ def build_model(cfg: CfgNode, training: bool) -> STARKS:
         return STARKS(backbone, transformer, box_head, model.NUM_OBJECT_QUERIES)
     cls_head = MLP(model.HIDDEN_DIM, model.HIDDEN_DIM, 1, model.NLAYER_HEAD)
     return STARKST(backbone, transformer, box_head, model.NUM_OBJECT_QUERIES, cls_head)
+
+
+def attention_macs(module: nn.MultiheadAttention, inputs: tuple, output: object) -> None:
+    """thop rule of the official STARK profile_model: Q projection (Lq), K and V projections (Lk each) and the two
+    attention products (2 * Lq * Lk * d, not multiplied by the batch); the output projection is not counted."""
+    query, key = inputs[0], inputs[1]
+    len_q, batch, dim_in = query.shape
+    len_k = key.shape[0]
+    dim = module.embed_dim
+    macs = dim_in * dim * len_q * batch + 2 * dim_in * dim * len_k * batch + 2 * len_q * len_k * dim
+    module.total_ops += torch.tensor([float(macs)], dtype=torch.float64)
+
+
+def dummy_inputs(cfg: CfgNode, device: str | torch.device):
+    """One tracking step at test sizes, batch 1, as the official profile_model measures it: the templates
+    (DATA.TEMPLATE.NUMBER of them) are encoded beforehand; the step is the backbone on the search crop, then the
+    transformer and heads on the merged tokens."""
+    from lib.utils.profiling import ProfileStep
+
+    def crop(size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return (torch.randn(1, 3, size, size, device=device),
+                torch.zeros(1, size, size, dtype=torch.bool, device=device))
+
+    def steps(model: STARKS) -> list:
+        templates = [model.forward_backbone(*crop(cfg.TEST.TEMPLATE_SIZE)) for _ in range(cfg.DATA.TEMPLATE.NUMBER)]
+        search, search_mask = crop(cfg.TEST.SEARCH_SIZE)
+        seq_dict = merge_tokens(templates + [model.forward_backbone(search, search_mask)])
+        run_cls_head = isinstance(model, STARKST)
+        return [ProfileStep("backbone (search)", model, args=(search, search_mask, None, "backbone")),
+                ProfileStep("transformer + heads", model, args=(None, None, seq_dict, "transformer", True, run_cls_head),
+                            thop_rules={nn.MultiheadAttention: attention_macs})]
+
+    return steps

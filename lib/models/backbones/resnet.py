@@ -67,6 +67,11 @@ def _load_imagenet(resnet: tvm.ResNet, state_dict: dict[str, torch.Tensor]) -> N
         raise ValueError(f"ImageNet weights do not fit the ResNet: missing {missing}, unexpected {unexpected}")
 
 
+def stage_stride(stage: str, dilation: bool = False) -> int:
+    """Output stride of `stage` (4 after layer1, doubling per stage); dilating that stage halves it."""
+    return 4 * 2 ** STAGES.index(stage) // (2 if dilation else 1)
+
+
 class ResNetBackbone(nn.Module):
     """A torchvision ResNet up to `last_layer`; returns the feature map and the padding mask resized to it.
 
@@ -85,7 +90,9 @@ class ResNetBackbone(nn.Module):
         constructor, _, _ = _lookup(name)
         if last_layer not in STAGES:
             raise ValueError(f"last_layer must be one of {', '.join(STAGES)}, got '{last_layer}'")
-        dilate = [stage == last_layer for stage in STAGES[1:]]
+        if dilation and last_layer == "layer1":
+            raise ValueError("layer1 has no stride to replace by dilation")
+        dilate = [dilation and stage == last_layer for stage in STAGES[1:]]
         resnet = constructor(weights=None, norm_layer=FrozenBatchNorm2d if frozen_bn else nn.BatchNorm2d,
                              replace_stride_with_dilation=dilate)
         if pretrained is not None:
@@ -93,7 +100,7 @@ class ResNetBackbone(nn.Module):
         keep = STEM + ("relu", "maxpool") + STAGES[:STAGES.index(last_layer) + 1]
         self.body = nn.Sequential(OrderedDict((n, m) for n, m in resnet.named_children() if n in keep))
         self.num_channels = stage_channels(name, last_layer)
-        self.stride = 4 * 2 ** STAGES.index(last_layer) // (2 if dilation else 1)
+        self.stride = stage_stride(last_layer, dilation)
         self._set_trainable(trainable)
 
     def _set_trainable(self, trainable: Sequence[str]) -> None:

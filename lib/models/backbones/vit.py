@@ -89,7 +89,7 @@ class OneStreamViT(nn.Module):
         self.pos_embed_x = nn.Parameter(torch.zeros(1, self.search_grid[0] * self.search_grid[1], embed_dim))
         self.pos_drop = nn.Dropout(drop_rate)
         keep = dict(zip(ce_loc, ce_keep_ratio))
-        drop_path = torch.linspace(0, drop_path_rate, depth).tolist()
+        drop_path = torch.linspace(0, drop_path_rate, depth, device="cpu").tolist()
         self.blocks = nn.ModuleList(
             block_layer(dim=embed_dim, num_heads=num_heads, keep_ratio=keep.get(i, 1.0), mlp_ratio=mlp_ratio,
                         qkv_bias=qkv_bias, proj_drop=drop_rate, attn_drop=attn_drop_rate, drop_path=drop_path[i],

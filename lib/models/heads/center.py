@@ -10,9 +10,6 @@ Box decoding (`cal_bbox`): take the arg-max cell (x, y) of the score map; the bo
 """
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import torch
 import torch.nn as nn
 
@@ -83,43 +80,3 @@ class CenterPredictor(nn.Module):
                           (idx_y.to(offset.dtype) + offset[:, 1:]) / self.feat_sz, size], dim=1)
         return (bbox, max_score) if return_score else bbox
 
-
-def gaussian_radius(width: float, height: float, min_overlap: float = 0.7) -> float:
-    """CornerNet's radius such that corners within it keep IoU >= min_overlap with the box.
-
-    This is the widely used original formula (the three quadratic roots are halved without the 2a divisor),
-    kept because trained checkpoints depend on the label it produces.
-    """
-    b1 = height + width
-    c1 = width * height * (1 - min_overlap) / (1 + min_overlap)
-    r1 = (b1 + math.sqrt(b1 ** 2 - 4 * c1)) / 2
-    b2 = 2 * (height + width)
-    c2 = (1 - min_overlap) * width * height
-    r2 = (b2 + math.sqrt(b2 ** 2 - 16 * c2)) / 2
-    a3 = 4 * min_overlap
-    b3 = -2 * min_overlap * (height + width)
-    c3 = (min_overlap - 1) * width * height
-    r3 = (b3 + math.sqrt(b3 ** 2 - 4 * a3 * c3)) / 2
-    return min(r1, r2, r3)
-
-
-def gaussian_center_heatmap(boxes: torch.Tensor, feat_sz: int, min_overlap: float = 0.7) -> torch.Tensor:
-    """CenterNet training label for the score map: (N, feat_sz, feat_sz) from (N, 4) normalised xywh boxes.
-
-    Peak 1 at the rounded box centre on the grid, a Gaussian of sigma (2r + 1) / 6 truncated to the square of
-    integer radius r = int(gaussian_radius(w, h)) (box size in grid cells); zero elsewhere.
-    """
-    maps = torch.zeros(boxes.shape[0], feat_sz, feat_sz)
-    cells = boxes.detach().float().cpu() * feat_sz
-    centres = (cells[:, :2] + cells[:, 2:] / 2).round()
-    grid = np.arange(feat_sz, dtype=np.float64)
-    for i, ((w, h), (cx, cy)) in enumerate(zip(cells[:, 2:].tolist(), centres.tolist())):
-        radius = int(max(gaussian_radius(w, h, min_overlap), 0.0))
-        sigma = (2 * radius + 1) / 6
-        dx, dy = grid - cx, grid - cy
-        values = np.exp(-(dx[None, :] ** 2 + dy[:, None] ** 2) / (2 * sigma * sigma))
-        # The reference zeroes values below float64 eps relative to the peak.
-        values[values < np.finfo(np.float64).eps] = 0
-        inside = (np.abs(dx)[None, :] <= radius) & (np.abs(dy)[:, None] <= radius)
-        maps[i] = torch.from_numpy(np.where(inside, values, 0.0)).float()
-    return maps.to(boxes.device)

@@ -13,14 +13,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lib.test.analysis.metrics import (CENTER_THRESHOLDS, NORM_CENTER_THRESHOLDS, InvalidResultsError,
-                                       calc_seq_err_robust, got10k_scores, got10k_seq_stats, overlap_thresholds,
-                                       seq_curves, summary_scores, VALIDITY_RULES)
+from lib.test.analysis.metrics import (CENTER_THRESHOLDS, NORM_CENTER_THRESHOLDS, VALIDITY_RULES,
+                                       InvalidResultsError, batch_curves, batch_seq_errors, got10k_scores,
+                                       got10k_seq_stats, overlap_thresholds, summary_scores)
 from lib.test.analysis.results import (EvalSequence, MissingResultsError, TrackerSpec, find_missing,
-                                       missing_message, read_boxes, read_times, result_file, time_file_for)
-from lib.test.analysis.textio import atomic_write
+                                       missing_message, result_file, time_file_for)
+from lib.test.analysis.textio import read_numeric_files
+from lib.utils.io import atomic_save
 
-__all__ = ["ScoringRules", "RunScores", "Evaluation", "score_sequence", "score_run", "evaluate", "GOT10K_TAG"]
+__all__ = ["ScoringRules", "RunScores", "Evaluation", "score_sequence", "score_sequences", "score_run", "evaluate",
+           "GOT10K_TAG"]
 
 GOT10K_TAG = "got10k"
 _CACHE_VERSION = "1"
@@ -60,6 +62,10 @@ class RunScores:
         return cls(list(names), np.zeros((s, _N_OVERLAP)), np.zeros((s, _N_CENTER)), np.zeros((s, _N_CENTER)),
                    np.zeros(s), np.full((s, 4), np.nan), np.zeros((s, 2)))
 
+    def set_row(self, i: int, values: dict[str, np.ndarray]) -> None:
+        for k in _RUN_ARRAYS:
+            getattr(self, k)[i] = values[k]
+
 
 _RUN_ARRAYS = ("success", "precision", "norm_precision", "ao", "got", "times")
 
@@ -81,29 +87,44 @@ def _file_signature(path: str) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 
-def score_sequence(preds: np.ndarray, seq: EvalSequence, rules: ScoringRules) -> dict[str, np.ndarray]:
-    """All per-sequence numbers for one prediction array (one run)."""
-    gt = np.asarray(seq.ground_truth_rect, dtype=np.float64)
-    if len(gt) == 1 and len(preds) > 1:
-        raise InvalidResultsError(
-            f"sequence '{seq.name}': the ground truth holds only the first frame (a test split scored by the "
-            f"benchmark server); pack the results with lib/test/utils/transform_got10k.py or "
-            f"transform_trackingnet.py instead")
-    errors = calc_seq_err_robust(preds, gt, seq.dataset, seq.target_visible, legacy=rules.legacy,
-                                 validity=rules.validity, seq_name=seq.name)
-    curves = seq_curves(errors, exclude_invalid=rules.exclude_invalid, legacy=rules.legacy)
-    got = (got10k_seq_stats([preds], gt, seq.target_visible, seq_name=seq.name) if seq.dataset == GOT10K_TAG
-           else np.full(4, np.nan))
-    return {"success": curves.success, "precision": curves.precision, "norm_precision": curves.norm_precision,
-            "ao": curves.ao, "got": got}
+def score_sequences(preds: list[np.ndarray], seqs: list[EvalSequence], rules: ScoringRules) \
+        -> list[dict[str, np.ndarray]]:
+    """All per-sequence numbers (curves, AO, GOT-10k stats) for one prediction array per sequence, in one batch."""
+    gts = [np.asarray(seq.ground_truth_rect, dtype=np.float64) for seq in seqs]
+    for pred, gt, seq in zip(preds, gts, seqs):
+        if len(gt) == 1 and len(pred) > 1:
+            raise InvalidResultsError(
+                f"sequence '{seq.name}': the ground truth holds only the first frame (a test split scored by the "
+                f"benchmark server); pack the results with lib/test/utils/transform_got10k.py or "
+                f"transform_trackingnet.py instead")
+    errors = batch_seq_errors(preds, gts, [s.dataset for s in seqs], [s.target_visible for s in seqs],
+                              legacy=rules.legacy, validity=rules.validity, names=[s.name for s in seqs])
+    success, precision, norm_precision, ao = batch_curves(errors, exclude_invalid=rules.exclude_invalid,
+                                                          legacy=rules.legacy)
+    out = []
+    for i, (pred, gt, seq) in enumerate(zip(preds, gts, seqs)):
+        got = (got10k_seq_stats([pred], gt, seq.target_visible, seq_name=seq.name) if seq.dataset == GOT10K_TAG
+               else np.full(4, np.nan))
+        out.append({"success": success[i], "precision": precision[i], "norm_precision": norm_precision[i],
+                    "ao": ao[i], "got": got})
+    return out
 
 
-def _timing(result_path: str) -> np.ndarray:
-    times = read_times(result_path)
-    if times is None:
-        return np.zeros(2)
-    times = times[np.isfinite(times) & (times > 0)]  # like the toolkits: unusable entries are ignored
-    return np.array([times.size, times.sum()])
+def score_sequence(pred: np.ndarray, seq: EvalSequence, rules: ScoringRules) -> dict[str, np.ndarray]:
+    """`score_sequences` for a single sequence."""
+    return score_sequences([pred], [seq], rules)[0]
+
+
+def _timings(result_paths: list[str]) -> list[np.ndarray]:
+    """[timed frames, seconds] per result file (zeros without a time file); like the toolkits, non-positive and
+    non-finite entries are ignored."""
+    out = [np.zeros(2) for _ in result_paths]
+    timed = [(i, time_file_for(p)) for i, p in enumerate(result_paths) if os.path.isfile(time_file_for(p))]
+    for (i, _), times in zip(timed, read_numeric_files([t for _, t in timed], 1)):
+        times = times.ravel()
+        times = times[np.isfinite(times) & (times > 0)]
+        out[i] = np.array([times.size, times.sum()])
+    return out
 
 
 class _Cache:
@@ -141,7 +162,7 @@ class _Cache:
                                                                         dtype=str)}
         for k in _RUN_ARRAYS:
             arrays[k] = np.stack([np.asarray(self.entries[n][1][k], dtype=np.float64) for n in names])
-        atomic_write(self.path, lambda f: np.savez(f, **arrays))
+        atomic_save(self.path, lambda f: np.savez(f, **arrays))
         self.dirty = False
 
 
@@ -152,22 +173,29 @@ def score_run(tracker: TrackerSpec, run_id: int | None, sequences: list[EvalSequ
     run_dir = tracker.run_dir(results_path, run_id)
     cache = _Cache(cache_path, load=not force)
     scores = RunScores.empty([seq.name for seq in sequences])
+    todo = []  # (row, sequence, result file, cache entry, signature)
     for i, seq in enumerate(sequences):
         path = result_file(run_dir, seq)
         if path is None:
             raise MissingResultsError(missing_message(tracker, results_path, {run_id: [seq.name]}, seq.dataset, 1))
         digest = gt_digests[seq.name] if gt_digests else _gt_digest(seq)
-        sig = "|".join((rules.key(), path, _file_signature(path), _file_signature(time_file_for(path)), digest))
-        values = cache.get(seq.name, sig)
+        entry = f"{rules.key()}|{seq.name}"  # entries per rule set, so switching --legacy back and forth is free
+        sig = "|".join((path, _file_signature(path), _file_signature(time_file_for(path)), digest))
+        values = cache.get(entry, sig)
         if values is None:
-            try:
-                values = score_sequence(read_boxes(path), seq, rules)
-            except InvalidResultsError as e:
-                raise InvalidResultsError(f"tracker '{tracker.label}', {path}: {e}") from None
-            values["times"] = _timing(path)
-            cache.put(seq.name, sig, values)
-        for k in _RUN_ARRAYS:
-            getattr(scores, k)[i] = values[k]
+            todo.append((i, seq, path, entry, sig))
+        else:
+            scores.set_row(i, values)
+    if todo:
+        rows, seqs, paths, entries, sigs = zip(*todo)
+        try:
+            computed = score_sequences(read_numeric_files(paths, 4), list(seqs), rules)
+        except (InvalidResultsError, ValueError) as e:
+            raise InvalidResultsError(f"tracker '{tracker.label}' ({run_dir}): {e}") from None
+        for i, entry, sig, values, timing in zip(rows, entries, sigs, computed, _timings(list(paths))):
+            values["times"] = timing
+            cache.put(entry, sig, values)
+            scores.set_row(i, values)
     cache.save()
     return scores
 

@@ -28,12 +28,14 @@ Where pytracking scores invalid frames inconsistently, the default here counts t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
 __all__ = [
     "SeqErrors", "InvalidResultsError", "iou_inclusive", "center_error", "repair_zero_size", "calc_seq_err_robust",
-    "overlap_thresholds", "CENTER_THRESHOLDS", "NORM_CENTER_THRESHOLDS", "SeqCurves", "seq_curves",
+    "batch_seq_errors", "batch_curves", "overlap_thresholds", "CENTER_THRESHOLDS", "NORM_CENTER_THRESHOLDS",
+    "SeqCurves", "seq_curves",
     "summary_scores", "SCORE_NAMES", "got10k_iou", "got10k_seq_stats", "got10k_scores", "VALIDITY_RULES",
     "NAN_GT_DATASETS", "STRICT_LENGTH_DATASETS",
 ]
@@ -63,10 +65,12 @@ class InvalidResultsError(ValueError):
 
 @dataclass(frozen=True)
 class SeqErrors:
+    """Per-frame errors of one sequence, or of several laid end to end (sequence i = frames bounds[i]:bounds[i+1])."""
     overlap: np.ndarray       # (N,) IoU; -1 on invalid frames
     center: np.ndarray        # (N,) centre distance in pixels
     center_norm: np.ndarray   # (N,) centre distance with both centres divided by the GT size
     valid: np.ndarray         # (N,) bool
+    bounds: np.ndarray | None = None  # (S+1,) frame offsets; None: a single sequence
 
 
 def overlap_thresholds(legacy: bool = False) -> np.ndarray:
@@ -78,38 +82,47 @@ def iou_inclusive(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """IoU of (N,4) xywh boxes with pixel-inclusive corners (pytracking `calc_iou_overlap`, same operation order)."""
     tl = np.maximum(pred[:, :2], gt[:, :2])
     br = np.minimum(pred[:, :2] + pred[:, 2:] - 1.0, gt[:, :2] + gt[:, 2:] - 1.0)
-    inter = np.clip(br - tl + 1.0, 0.0, None).prod(axis=1)
-    union = pred[:, 2:].prod(axis=1) + gt[:, 2:].prod(axis=1) - inter
+    side = np.clip(br - tl + 1.0, 0.0, None)
+    inter = side[:, 0] * side[:, 1]
+    union = pred[:, 2] * pred[:, 3] + gt[:, 2] * gt[:, 3] - inter
     with np.errstate(divide="ignore", invalid="ignore"):
         return inter / union
 
 
 def center_error(pred: np.ndarray, gt: np.ndarray, normalized: bool = False) -> np.ndarray:
     """Euclidean distance of the centres `xy + (wh - 1) / 2`; normalised: both centres divided by the GT wh."""
+    return _center_errors(pred, gt)[1 if normalized else 0]
+
+
+def _center_errors(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(pixel, normalised) centre errors, with pytracking's operation order (centres divided, then subtracted)."""
     pred_c = pred[:, :2] + 0.5 * (pred[:, 2:] - 1.0)
     gt_c = gt[:, :2] + 0.5 * (gt[:, 2:] - 1.0)
-    if normalized:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pred_c = pred_c / gt[:, 2:]
-            gt_c = gt_c / gt[:, 2:]
-    d = pred_c - gt_c
-    return np.sqrt((d * d).sum(axis=1))
+    with np.errstate(divide="ignore", invalid="ignore"):  # zero-size/NaN GT: invalid frames, overwritten later
+        d = pred_c - gt_c
+        pixel = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1])
+        d = pred_c / gt[:, 2:] - gt_c / gt[:, 2:]
+        normalized = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1])
+    return pixel, normalized
 
 
-def repair_zero_size(pred: np.ndarray, gt_nan_rows: np.ndarray) -> np.ndarray:
+def repair_zero_size(pred: np.ndarray, gt_nan_rows: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
     """Replace zero-width/height boxes at frames >= 1 by the previous (already repaired) box, vectorised.
 
     pytracking's sequential loop copies row i-1 into row i, so a run of zero boxes takes the last box before the
     run; a zero box on a NaN-GT row is kept, and the rows after it copy it. Hence each row takes the last row at
-    or before it that is not itself repaired.
+    or before it that is not itself repaired. `keep` marks further rows never repaired (the first frame of each
+    sequence when several are laid end to end, padding).
     """
-    repair = (pred[:, 2:] == 0.0).any(axis=1) & ~gt_nan_rows
+    repair = ((pred[:, 2] == 0.0) | (pred[:, 3] == 0.0)) & ~gt_nan_rows
     repair[:1] = False
+    if keep is not None:
+        repair &= ~keep
     if not repair.any():
         return pred
     source = np.arange(len(pred))
     source[repair] = 0
-    np.maximum.accumulate(source, out=source)
+    np.maximum.accumulate(source, out=source)  # a kept first frame has a larger index than every earlier row
     return pred[source]
 
 
@@ -117,87 +130,112 @@ def _where(seq_name: str) -> str:
     return f"sequence '{seq_name}': " if seq_name else ""
 
 
-def _check_inputs(pred: np.ndarray, gt: np.ndarray, dataset: str, seq_name: str) -> np.ndarray:
-    """Validate shapes and values; returns the GT NaN-row mask."""
+def _check_prediction(pred: np.ndarray, seq_name: str) -> None:
+    bad = np.isnan(pred).any(axis=1) | (pred[:, 2:] < 0.0).any(axis=1)
+    if bad.any():
+        raise InvalidResultsError(f"{_where(seq_name)}prediction row {int(np.argmax(bad))} has NaN or a negative "
+                                  f"width/height ({int(bad.sum())} such rows)")
+
+
+def _check_shapes(pred: np.ndarray, gt: np.ndarray, dataset: str, seq_name: str) -> None:
     for what, arr in (("prediction", pred), ("ground truth", gt)):
         if arr.ndim != 2 or arr.shape[1] != 4:
             raise InvalidResultsError(f"{_where(seq_name)}{what} must be an (N, 4) array, got shape {arr.shape}")
     if len(gt) == 0:
         raise InvalidResultsError(f"{_where(seq_name)}empty ground truth")
-    bad = np.isnan(pred).any(axis=1) | (pred[:, 2:] < 0.0).any(axis=1)
-    if bad.any():
-        raise InvalidResultsError(f"{_where(seq_name)}prediction row {int(np.argmax(bad))} has NaN or a negative "
-                                  f"width/height ({int(bad.sum())} such rows)")
-    gt_nan = np.isnan(gt).any(axis=1)
-    if gt_nan.any() and dataset not in NAN_GT_DATASETS:
-        raise InvalidResultsError(f"{_where(seq_name)}ground-truth row {int(np.argmax(gt_nan))} has NaN, allowed only "
-                                  f"for datasets {sorted(NAN_GT_DATASETS)} (this one is '{dataset}')")
-    return gt_nan
-
-
-def _fit_length(pred: np.ndarray, n: int, dataset: str, seq_name: str) -> np.ndarray:
-    if len(pred) > n:
-        return pred[:n]
-    if len(pred) < n and dataset in STRICT_LENGTH_DATASETS:
-        raise InvalidResultsError(f"{_where(seq_name)}{len(pred)} predicted boxes for {n} ground-truth frames "
+    if len(pred) < len(gt) and dataset in STRICT_LENGTH_DATASETS:
+        raise InvalidResultsError(f"{_where(seq_name)}{len(pred)} predicted boxes for {len(gt)} ground-truth frames "
                                   f"(dataset '{dataset}' requires at least one box per frame)")
-    return pred
 
 
-def _valid_frames(gt: np.ndarray, target_visible: np.ndarray | None, validity: str, seq_name: str) -> np.ndarray:
-    if validity == "wh":
-        valid = (gt[:, 2] > 0.0) & (gt[:, 3] > 0.0)
-    elif validity == "xywh":
-        valid = (gt > 0.0).all(axis=1)
-    else:
-        raise ValueError(f"validity must be one of {VALIDITY_RULES}, got '{validity}'")
-    if target_visible is not None:
-        visible = np.asarray(target_visible).astype(bool).ravel()
-        if len(visible) != len(gt):
-            raise InvalidResultsError(f"{_where(seq_name)}{len(visible)} visibility flags for {len(gt)} "
-                                      f"ground-truth frames")
-        valid &= visible
-    return valid
+def _frames_of(flags: list[bool], lengths: np.ndarray) -> np.ndarray:
+    """Per-frame mask from one flag per sequence."""
+    return np.repeat(np.asarray(flags, dtype=bool), lengths)
 
 
 def calc_seq_err_robust(pred_bb: np.ndarray, anno_bb: np.ndarray, dataset: str,
                         target_visible: np.ndarray | None = None, *, legacy: bool = False, validity: str = "wh",
                         seq_name: str = "") -> SeqErrors:
-    """Per-frame overlap, centre error and normalised centre error (rules in the module docstring).
+    """Per-frame overlap, centre error and normalised centre error of one sequence (rules in the module docstring).
 
     `dataset` is the sequence's dataset tag ('lasot', 'uav', 'got10k', 'lasot_extension_subset', ...).
     """
-    pred = np.asarray(pred_bb, dtype=np.float64)
-    gt = np.asarray(anno_bb, dtype=np.float64)
-    gt_nan = _check_inputs(pred, gt, dataset, seq_name)
-    n = len(gt)
-    pred = _fit_length(pred, n, dataset, seq_name)
-    pred = repair_zero_size(pred, gt_nan[:len(pred)])
-    if len(pred) < n:
-        pred = np.concatenate((pred, np.zeros((n - len(pred), 4))))
+    return batch_seq_errors([pred_bb], [anno_bb], [dataset], [target_visible], legacy=legacy, validity=validity,
+                            names=[seq_name])
+
+
+def batch_seq_errors(preds: Sequence[np.ndarray], gts: Sequence[np.ndarray], datasets: Sequence[str],
+                     visibles: Sequence[np.ndarray | None], *, legacy: bool = False, validity: str = "wh",
+                     names: Sequence[str] | None = None) -> SeqErrors:
+    """`calc_seq_err_robust` for many sequences at once, laid end to end (a few dozen numpy calls in total, so a
+    dataset costs about as much as one long sequence). Identical, frame by frame, to scoring them one by one."""
+    if validity not in VALIDITY_RULES:
+        raise ValueError(f"validity must be one of {VALIDITY_RULES}, got '{validity}'")
+    names = list(names) if names is not None else [""] * len(gts)
+    preds = [np.asarray(p, dtype=np.float64) for p in preds]
+    gts = [np.asarray(g, dtype=np.float64) for g in gts]
+    for pred, gt, dataset, name in zip(preds, gts, datasets, names):
+        _check_shapes(pred, gt, dataset, name)
+    all_preds = np.concatenate(preds)
+    if np.isnan(all_preds).any() or (all_preds[:, 2:] < 0.0).any():  # whole files, as pytracking checks them
+        for pred, name in zip(preds, names):
+            _check_prediction(pred, name)
+
+    lengths = np.array([len(g) for g in gts])
+    bounds = np.concatenate(([0], np.cumsum(lengths)))
+    gt = np.concatenate(gts)
+    gt_nan = np.isnan(gt).any(axis=1)
+    if gt_nan.any():
+        for i, dataset in enumerate(datasets):
+            rows = gt_nan[bounds[i]:bounds[i + 1]]
+            if dataset not in NAN_GT_DATASETS and rows.any():
+                raise InvalidResultsError(
+                    f"{_where(names[i])}ground-truth row {int(np.argmax(rows))} has NaN, allowed only for datasets "
+                    f"{sorted(NAN_GT_DATASETS)} (this one is '{dataset}')")
+
+    # Longer predictions are truncated; shorter ones padded with zero boxes that are never repaired.
+    pred = np.zeros_like(gt)
+    keep = np.zeros(len(gt), dtype=bool)
+    keep[bounds[:-1]] = True
+    for i, p in enumerate(preds):
+        n = min(len(p), lengths[i])
+        pred[bounds[i]:bounds[i] + n] = p[:n]
+        keep[bounds[i] + n:bounds[i + 1]] = True
+    pred = repair_zero_size(pred, gt_nan, keep)
+    pred[bounds[:-1]] = gt[bounds[:-1]]
+
+    visible = np.ones(len(gt), dtype=bool)
+    for i, flags in enumerate(visibles):
+        if flags is not None:
+            flags = np.asarray(flags).astype(bool).ravel()
+            if len(flags) != lengths[i]:
+                raise InvalidResultsError(f"{_where(names[i])}{len(flags)} visibility flags for {lengths[i]} "
+                                          f"ground-truth frames")
+            visible[bounds[i]:bounds[i + 1]] = flags
+    if validity == "wh":
+        valid = (gt[:, 2] > 0.0) & (gt[:, 3] > 0.0) & visible
     else:
-        pred = pred.copy()
-    pred[0] = gt[0]
-    valid = _valid_frames(gt, target_visible, validity, seq_name)
+        valid = (gt > 0.0).all(axis=1) & visible
 
     overlap = iou_inclusive(pred, gt)
-    center = center_error(pred, gt)
-    center_norm = center_error(pred, gt, normalized=True)
+    center, center_norm = _center_errors(pred, gt)
     invalid = ~valid
     overlap[invalid] = -1.0
     if legacy:
-        center[invalid] = -1.0 if dataset == "uav" else np.inf
+        uav = _frames_of([d == "uav" for d in datasets], lengths)
+        center[invalid] = np.where(uav[invalid], -1.0, np.inf)
         center_norm[invalid] = -1.0
-        if dataset == "lasot" and target_visible is not None:
-            hidden = ~np.asarray(target_visible).astype(bool).ravel()
-            center[hidden] = np.inf
-            center_norm[hidden] = np.inf
+        hidden = ~visible & _frames_of([d == "lasot" and v is not None for d, v in zip(datasets, visibles)], lengths)
+        center[hidden] = np.inf
+        center_norm[hidden] = np.inf
     else:
         center[invalid] = np.inf
         center_norm[invalid] = np.inf
     if np.isnan(overlap).any():
-        raise InvalidResultsError(f"{_where(seq_name)}NaN overlap at frame {int(np.argmax(np.isnan(overlap)))}")
-    return SeqErrors(overlap, center, center_norm, valid)
+        frame = int(np.argmax(np.isnan(overlap)))
+        i = int(np.searchsorted(bounds, frame, side="right")) - 1
+        raise InvalidResultsError(f"{_where(names[i])}NaN overlap at frame {frame - bounds[i]}")
+    return SeqErrors(overlap, center, center_norm, valid, bounds)
 
 
 @dataclass(frozen=True)
@@ -208,30 +246,46 @@ class SeqCurves:
     ao: float                   # mean IoU over valid frames (NaN when there is none)
 
 
-def _share_above(values: np.ndarray, thresholds: np.ndarray, denominator: float) -> np.ndarray:
-    s = np.sort(values)
-    return (len(s) - np.searchsorted(s, thresholds, side="right")) / denominator
+def _counts(values: np.ndarray, thresholds: np.ndarray, seq_id: np.ndarray, n_seq: int, above: bool) -> np.ndarray:
+    """(S, K) frame counts per sequence with value > threshold (above) or value <= threshold (not above).
+
+    m = number of thresholds below the value: value > t_j for j < m and value <= t_j for j >= m; so a histogram
+    of m per sequence and one cumulative sum give every count (no (N, K) comparison matrix).
+    """
+    k = len(thresholds)
+    m = np.searchsorted(thresholds, values, side="left")
+    hist = np.bincount(seq_id * (k + 1) + m, minlength=n_seq * (k + 1)).reshape(n_seq, k + 1)
+    if above:
+        return hist[:, ::-1].cumsum(axis=1)[:, ::-1][:, 1:]
+    return hist.cumsum(axis=1)[:, :k]
 
 
-def _share_at_most(values: np.ndarray, thresholds: np.ndarray, denominator: float) -> np.ndarray:
-    return np.searchsorted(np.sort(values), thresholds, side="right") / denominator
+def batch_curves(errors: SeqErrors, *, exclude_invalid: bool = False, legacy: bool = False) \
+        -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-sequence success (S, 21), precision (S, 51), normalised precision (S, 51) and AO (S,).
+
+    The denominator is every ground-truth frame (pytracking's default) or, with `exclude_invalid`, only the valid
+    ones (then invalid frames leave numerator and denominator; with `legacy` their -1 errors still count as
+    successes, as in pytracking).
+    """
+    lengths = np.diff(errors.bounds) if errors.bounds is not None else np.array([len(errors.overlap)])
+    n_seq = len(lengths)
+    seq_id = np.repeat(np.arange(n_seq), lengths)
+    n_valid = np.bincount(seq_id, weights=errors.valid, minlength=n_seq)
+    denominator = np.maximum(n_valid if exclude_invalid else lengths, 1.0)[:, None]
+    success = _counts(errors.overlap, overlap_thresholds(legacy), seq_id, n_seq, above=True) / denominator
+    precision = _counts(errors.center, CENTER_THRESHOLDS, seq_id, n_seq, above=False) / denominator
+    norm_precision = _counts(errors.center_norm, NORM_CENTER_THRESHOLDS, seq_id, n_seq, above=False) / denominator
+    overlap_sum = np.bincount(seq_id, weights=np.where(errors.valid, errors.overlap, 0.0), minlength=n_seq)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ao = np.where(n_valid > 0, overlap_sum / n_valid, np.nan)
+    return success, precision, norm_precision, ao
 
 
 def seq_curves(errors: SeqErrors, *, exclude_invalid: bool = False, legacy: bool = False) -> SeqCurves:
-    """Success / precision / normalised-precision curves of one sequence.
-
-    The denominator is every ground-truth frame (pytracking's default) or, with `exclude_invalid`, only the valid
-    ones (then invalid frames leave numerator and denominator; with `legacy` their -1 normalised errors still
-    count as successes, as in pytracking).
-    """
-    n_valid = int(errors.valid.sum())
-    denominator = float(n_valid if exclude_invalid else len(errors.valid))
-    denominator = max(denominator, 1.0)
-    success = _share_above(errors.overlap, overlap_thresholds(legacy), denominator)
-    precision = _share_at_most(errors.center, CENTER_THRESHOLDS, denominator)
-    norm_precision = _share_at_most(errors.center_norm, NORM_CENTER_THRESHOLDS, denominator)
-    ao = float(errors.overlap[errors.valid].mean()) if n_valid else float("nan")
-    return SeqCurves(success, precision, norm_precision, ao)
+    """Curves of a single sequence (see `batch_curves`)."""
+    success, precision, norm_precision, ao = batch_curves(errors, exclude_invalid=exclude_invalid, legacy=legacy)
+    return SeqCurves(success[0], precision[0], norm_precision[0], float(ao[0]))
 
 
 def summary_scores(success: np.ndarray, precision: np.ndarray, norm_precision: np.ndarray) -> dict[str, float]:

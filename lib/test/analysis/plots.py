@@ -11,16 +11,18 @@ import os
 import numpy as np
 
 from lib.test.analysis.extract import Evaluation
-from lib.test.analysis.textio import atomic_write, atomic_write_text
+from lib.utils.io import atomic_save, atomic_write_text
 
-__all__ = ["plot_curves", "legend_entries", "PLOT_KINDS", "FORMATS"]
+__all__ = ["plot_curves", "build_figures", "legend_entries", "PLOT_KINDS", "FORMATS"]
 
 FORMATS = ("png", "pdf")
-# kind -> (file stem, title, x label, x limit)
+# kind -> (file stem, title, x label, y label, x limit, legend position)
 PLOT_KINDS = {
-    "success": ("success_plot", "Success plot", "Overlap threshold", 1.0),
-    "precision": ("precision_plot", "Precision plot", "Location error threshold [pixels]", 50.0),
-    "norm_precision": ("norm_precision_plot", "Normalized precision plot", "Location error threshold", 0.5),
+    "success": ("success_plot", "Success plot", "Overlap threshold", "Overlap precision [%]", 1.0, "lower left"),
+    "precision": ("precision_plot", "Precision plot", "Location error threshold [pixels]", "Distance precision [%]",
+                  50.0, "lower right"),
+    "norm_precision": ("norm_precision_plot", "Normalized precision plot", "Normalized location error threshold",
+                       "Distance precision [%]", 0.5, "lower right"),
 }
 _KEY_FILE = ".plots.key"
 _PLOT_VERSION = "1"
@@ -64,20 +66,27 @@ def plot_curves(evaluation: Evaluation, out_dir: str, title: str, force: bool = 
         with open(key_path) as f:
             if f.read().strip() == key:
                 return paths
-    data = _curve_data(evaluation)
-    for kind, (stem, plot_title, xlabel, xmax) in PLOT_KINDS.items():
-        thresholds, curves, scores = data[kind]
-        figure = _draw(thresholds, curves, legend_entries(evaluation.labels, scores),
-                       f"{plot_title} - {title}", xlabel, xmax)
+    for kind, figure in build_figures(evaluation, title).items():
         for fmt in FORMATS:
-            atomic_write(paths[f"{kind}_{fmt}"], lambda f, fmt=fmt: figure.savefig(f, format=fmt, dpi=150,
-                                                                                    bbox_inches="tight"))
+            atomic_save(paths[f"{kind}_{fmt}"], lambda f, fmt=fmt: figure.savefig(f, format=fmt, dpi=150,
+                                                                                  bbox_inches="tight"))
     atomic_write_text(key_path, key + "\n")
     return paths
 
 
+def build_figures(evaluation: Evaluation, title: str) -> dict:
+    """kind -> matplotlib Figure (not saved)."""
+    data = _curve_data(evaluation)
+    figures = {}
+    for kind, (_stem, plot_title, *axes) in PLOT_KINDS.items():
+        thresholds, curves, scores = data[kind]
+        figures[kind] = _draw(thresholds, curves, legend_entries(evaluation.labels, scores),
+                              f"{plot_title} - {title}", *axes)
+    return figures
+
+
 def _draw(thresholds: np.ndarray, curves: np.ndarray, entries: list[tuple[int, str]], title: str, xlabel: str,
-          xmax: float):
+          ylabel: str, xmax: float, legend_loc: str):
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend probing
@@ -86,8 +95,7 @@ def _draw(thresholds: np.ndarray, curves: np.ndarray, entries: list[tuple[int, s
     ax = figure.add_subplot()
     for i, label in entries:
         ax.plot(thresholds, curves[i], linewidth=2, label=label)
-    ax.set(title=title, xlabel=xlabel, ylabel="Success rate [%]" if xmax == 1.0 else "Precision [%]",
-           xlim=(0, xmax), ylim=(0, 100))
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, xlim=(0, xmax), ylim=(0, 100))
     ax.grid(True, linestyle=":")
-    ax.legend(loc="lower right" if xmax != 1.0 else "lower left", fontsize=9)
+    ax.legend(loc=legend_loc, fontsize=9)
     return figure

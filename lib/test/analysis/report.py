@@ -11,7 +11,7 @@ import numpy as np
 
 from lib.test.analysis.extract import Evaluation
 from lib.test.analysis.metrics import SCORE_NAMES
-from lib.test.analysis.textio import atomic_write_text
+from lib.utils.io import atomic_write_text
 
 __all__ = ["table_columns", "format_table", "format_csv", "format_latex", "format_per_sequence_csv",
            "write_report"]
@@ -97,8 +97,10 @@ def format_latex(evaluation: Evaluation, title: str) -> str:
     return "\n".join(lines)
 
 
-def write_report(evaluation: Evaluation, out_dir: str, title: str, plots: bool = True) -> dict[str, str]:
-    """Write results.txt/.csv/.tex, per_sequence_ao.csv and (optionally) the plots; returns {kind: path}."""
+def write_report(evaluation: Evaluation, out_dir: str, title: str, plots: bool = True,
+                 force: bool = False) -> dict[str, str]:
+    """Write results.txt/.csv/.tex, per_sequence_ao.csv and (optionally) the plots, which are redrawn only when
+    their inputs changed unless `force`; returns {kind: path}."""
     table = format_table(evaluation, title)
     files = {
         "table": (os.path.join(out_dir, "results.txt"), table + "\n"),
@@ -111,5 +113,5 @@ def write_report(evaluation: Evaluation, out_dir: str, title: str, plots: bool =
     written = {kind: path for kind, (path, _) in files.items()}
     if plots:
         from lib.test.analysis.plots import plot_curves  # matplotlib only when plots are wanted
-        written.update(plot_curves(evaluation, out_dir, title))
+        written.update(plot_curves(evaluation, out_dir, title, force=force))
     return written

@@ -1,28 +1,28 @@
-"""Reading numeric result files fast, and writing files atomically.
+"""Reading numeric result files fast.
 
 Result files hold one row per frame (`x<TAB>y<TAB>w<TAB>h`, or comma-separated; time files one value per line).
 A LaSOT-size evaluation reads ~1.4 million such rows; `np.loadtxt` spends ~2 ms per 2,500-row file here, which
-would dominate the analysis. The fast path below parses the common formats (integers, or decimals with the same
-number of digits after the point in every field, as `%d` / `%.2f` / `%f` writers produce) with one integer scan:
-removing the decimal point turns every field into an exact integer mantissa, and one division by 10**k gives
-the correctly rounded float, i.e. bit-identical to what `float()` / `np.loadtxt` return. Anything else (NaN,
-exponents, spaces, ragged rows, mixed decimals) goes to `np.loadtxt`, which also produces the error messages.
+would dominate the analysis. The fast path parses the usual formats (integers, or decimals with a point in every
+field, as `%d` / `%.4f` / `repr` writers produce) of all files of a run in one integer scan: removing the points
+turns every field into an exact integer mantissa, and one division by 10**decimals gives the correctly rounded
+float, i.e. bit-identical to what `float()` / `np.loadtxt` return. Anything else (NaN, exponents, spaces, ragged
+rows, fields with and without points mixed) goes to `np.loadtxt`, which also produces the error messages.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
-from typing import Callable, IO
+from typing import Sequence
 
 import numpy as np
 
-__all__ = ["read_numeric_file", "parse_numeric_text", "atomic_write", "atomic_write_text"]
+__all__ = ["read_numeric_file", "read_numeric_files", "parse_numeric_text", "parse_numeric_texts"]
 
 _TAB, _NL, _DOT = 9, 10, 46
-# Mantissas above 2**53 or more than 15 decimals would not convert exactly; such files take the slow path.
+# Mantissas of 2**53 or more would not convert exactly; such files take the slow path. Powers of ten are exact
+# doubles up to 10**22.
 _MAX_EXACT = 2 ** 53
-_MAX_DECIMALS = 15
+_MAX_DECIMALS = 22
+_POW10 = np.array([float(10 ** k) for k in range(_MAX_DECIMALS + 1)])
 
 
 def read_numeric_file(path: str, ncols: int) -> np.ndarray:
@@ -31,38 +31,79 @@ def read_numeric_file(path: str, ncols: int) -> np.ndarray:
     Returns an (N, ncols) array (N may be 0 for an empty file). Raises ValueError naming the file when the content
     is not a table of `ncols` numbers.
     """
-    with open(path, "rb") as f:
-        raw = f.read()
-    return parse_numeric_text(raw, ncols, source=path)
+    return read_numeric_files([path], ncols)[0]
+
+
+def read_numeric_files(paths: Sequence[str], ncols: int) -> list[np.ndarray]:
+    """`read_numeric_file` for many files, parsed together (one scan for all, which is what makes it fast)."""
+    raws = []
+    for path in paths:
+        with open(path, "rb") as f:
+            raws.append(f.read())
+    return parse_numeric_texts(raws, ncols, list(paths))
 
 
 def parse_numeric_text(raw: bytes, ncols: int, source: str = "<text>") -> np.ndarray:
     """`read_numeric_file` for bytes already in memory; `source` names them in error messages."""
+    return parse_numeric_texts([raw], ncols, [source])[0]
+
+
+def parse_numeric_texts(raws: Sequence[bytes], ncols: int, sources: Sequence[str]) -> list[np.ndarray]:
+    out: list[np.ndarray | None] = [None] * len(raws)
+    batch, texts = [], []
+    for i, raw in enumerate(raws):
+        text = _normalised(raw.strip(), ncols)
+        if text is None:
+            out[i] = _parse_single(raw, ncols, sources[i])
+        else:
+            batch.append(i)
+            texts.append(text)
+    joined = _parse_fast(b"\n".join(texts), ncols) if texts else None
+    if joined is None:
+        for i in batch:
+            out[i] = _parse_single(raws[i], ncols, sources[i])
+    else:
+        rows = np.cumsum([t.count(b"\n") + 1 for t in texts])
+        for i, part in zip(batch, np.split(joined, rows[:-1])):
+            out[i] = part
+    return out
+
+
+def _normalised(text: bytes, ncols: int) -> bytes | None:
+    """TAB-delimited text for the fast path, or None when only the slow path can read it."""
+    if not text or b" " in text or b"\r" in text:
+        return None
+    if ncols == 1:
+        return None if b"," in text or b"\t" in text else text
+    newline = text.find(b"\n")
+    first_line = text if newline < 0 else text[:newline]
+    if b"\t" in first_line:
+        return None if b"," in text else text
+    return text.replace(b",", b"\t")  # same length: byte positions stay valid
+
+
+def _parse_single(raw: bytes, ncols: int, source: str) -> np.ndarray:
     text = raw.strip()
     if not text:
         return np.zeros((0, ncols))
-    fast = _parse_fast(text, ncols)
+    normalised = _normalised(text, ncols)
+    fast = _parse_fast(normalised, ncols) if normalised is not None else None
     return fast if fast is not None else _parse_slow(text, ncols, source)
 
 
 def _parse_fast(text: bytes, ncols: int) -> np.ndarray | None:
-    if b" " in text or b"\r" in text:
-        return None
-    first_line = text[:text.find(b"\n")] if b"\n" in text else text
-    if ncols > 1 and b"\t" not in first_line:
-        text = text.replace(b",", b"\t")  # same length: byte positions stay valid
-    elif b"," in text:
-        return None
+    """Parse TAB/newline-delimited decimal numbers; None when the text is anything but that."""
     rows = text.count(b"\n") + 1
     if text.count(b"\t") != (ncols - 1) * rows:
         return None
     b = np.frombuffer(text, np.uint8)
-    if ncols > 1 and not _one_row_per_line(b, rows, ncols):
+    ends = _field_ends(b, rows, ncols)
+    if ends is None:
         return None
-    decimals = _uniform_decimals(text, b, rows * ncols)
-    if decimals is None:
+    decimals = _decimals(text, b, ends)
+    if decimals is False:
         return None
-    digits = text.replace(b".", b"") if decimals else text
+    digits = text.replace(b".", b"") if decimals is not None else text
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # numpy warns (not raises) when the scan stops at an unexpected character
         try:
@@ -71,43 +112,40 @@ def _parse_fast(text: bytes, ncols: int) -> np.ndarray | None:
             return None
     if values.size != rows * ncols or (values.size and np.abs(values).max() >= _MAX_EXACT):
         return None
-    out = values.astype(np.float64).reshape(rows, ncols)
-    if decimals:
-        out /= 10.0 ** decimals  # exact mantissa / exact power of ten = correctly rounded decimal
-    return out
+    out = values.astype(np.float64)
+    if decimals is not None:
+        out /= _POW10[decimals]  # exact mantissa / exact power of ten = the correctly rounded decimal
+    return out.reshape(rows, ncols)
 
 
-def _one_row_per_line(b: np.ndarray, rows: int, ncols: int) -> bool:
-    """Every line holds exactly ncols-1 delimiters (the total alone would accept ragged rows)."""
+def _field_ends(b: np.ndarray, rows: int, ncols: int) -> np.ndarray | None:
+    """Byte offset just past each field, row-major; None when a line does not hold exactly ncols fields (the
+    delimiter total alone would accept ragged rows)."""
+    line_ends = np.append(np.flatnonzero(b == _NL), len(b))
+    if ncols == 1:
+        return line_ends
     tabs = np.flatnonzero(b == _TAB).reshape(rows, ncols - 1)
-    newlines = np.flatnonzero(b == _NL)
-    return bool((tabs[:-1, -1] < newlines).all() and (tabs[1:, 0] > newlines).all())
+    if not ((tabs[:, -1] < line_ends).all() and (tabs[1:, 0] > line_ends[:-1]).all()):
+        return None
+    ends = np.empty((rows, ncols), dtype=np.int64)
+    ends[:, :-1] = tabs
+    ends[:, -1] = line_ends
+    return ends.ravel()
 
 
-def _uniform_decimals(text: bytes, b: np.ndarray, nfields: int) -> int | None:
-    """Digits after the point, when it is the same in every field (0 when no field has a point); else None."""
+def _decimals(text: bytes, b: np.ndarray, ends: np.ndarray):
+    """Digits after the point per field; None when no field has a point; False when some fields have one and
+    others not, or a field has two (the slow path handles those)."""
     ndots = text.count(b".")
     if ndots == 0:
-        return 0
-    if ndots != nfields:
         return None
+    if ndots != len(ends):
+        return False
     dots = np.flatnonzero(b == _DOT)
-    end = int(dots[0]) + 1
-    while end < len(text) and 48 <= text[end] <= 57:
-        end += 1
-    decimals = end - int(dots[0]) - 1
-    if decimals > _MAX_DECIMALS:
-        return None
-    # Each point must be followed by exactly `decimals` digits and then a delimiter or the end of the text; with
-    # one point per field this pins every field's decimals (a second point in a field would break the pattern).
-    padded = np.concatenate((b, np.full(decimals + 1, _NL, np.uint8)))
-    for k in range(1, decimals + 1):
-        c = padded[dots + k]
-        if ((c < 48) | (c > 57)).any():
-            return None
-    after = padded[dots + decimals + 1]
-    if not ((after == _TAB) | (after == _NL)).all():
-        return None
+    decimals = ends - dots - 1
+    # One point per field: every point lies before its field's end and after the previous field's end.
+    if (decimals < 0).any() or not (dots[1:] > ends[:-1]).all() or decimals.max() > _MAX_DECIMALS:
+        return False
     return decimals
 
 
@@ -127,22 +165,3 @@ def _parse_slow(text: bytes, ncols: int, source: str) -> np.ndarray:
         errors.append(f"delimiter {delimiter!r}: {arr.shape[1]} columns")
     raise ValueError(f"{source}: expected {ncols} numbers per line separated by TAB or comma "
                      f"({'; '.join(errors)})")
-
-
-def atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
-    """Call write(file) on a temporary file in the target folder, then rename it over `path`."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    atomic_write(path, lambda f: f.write(text.encode("utf-8")))

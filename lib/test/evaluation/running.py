@@ -94,7 +94,7 @@ def _remove_stale_temporaries(tracker: Tracker, seq: Any) -> None:
 def run_sequence(seq: Any, tracker: Tracker, debug: int = 0) -> SequenceOutcome:
     """Track one sequence and save its results. Errors are returned as a traceback summary (re-raised when
     `debug` is set, to stop in the failing code)."""
-    label = f"{tracker.name}/{os.path.basename(tracker.results_dir)}"
+    label = _label(tracker)
     try:
         _remove_stale_temporaries(tracker, seq)
         output = tracker.run_sequence(seq)
@@ -104,6 +104,10 @@ def run_sequence(seq: Any, tracker: Tracker, debug: int = 0) -> SequenceOutcome:
             raise
         return SequenceOutcome(seq.name, label, error=_summary(e))
     return SequenceOutcome(seq.name, label, len(output["time"]), float(sum(output["time"][1:])))
+
+
+def _label(tracker: Tracker) -> str:
+    return f"{tracker.name}/{os.path.basename(tracker.results_dir)}"
 
 
 def _summary(error: BaseException) -> str:
@@ -130,9 +134,11 @@ def _run_tracker(dataset: list[Any], tracker: Tracker, debug: int, threads: int,
     tracker.get_parameters()  # fail now (unknown config, missing checkpoint), not once per sequence
     summary = RunSummary(skipped=[seq.name for seq in dataset if sequence_done(tracker, seq)])
     todo = [seq for seq in dataset if not sequence_done(tracker, seq)]
-    label = f"{tracker.name}/{os.path.basename(tracker.results_dir)}"
+    label = _label(tracker)
     if summary.skipped:
         print(f"{label}: {len(summary.skipped)} of {len(dataset)} sequences already done, skipping them")
+    if not todo:
+        return summary
     outcomes = (_run_parallel(todo, tracker, threads, num_gpus) if threads > 0 and len(todo) > 1
                 else (run_sequence(seq, tracker, debug) for seq in todo))
     frames, seconds = 0, 0.0

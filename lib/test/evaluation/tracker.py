@@ -9,7 +9,6 @@ from typing import Any, Iterable
 import numpy as np
 
 from lib.test.parameter import TrackerParams, config_label
-from lib.utils.image_io import imread_rgb
 
 
 class Tracker:
@@ -61,20 +60,21 @@ class Tracker:
     def run_sequence(self, seq: Any) -> dict[str, list]:
         """Track `seq` from its first-frame box; return {'target_bbox': [[x, y, w, h], ...], 'time': [s, ...]}.
 
-        The time of a frame is the tracker call alone (decoding the image is not timed), as in the official
-        toolkits. Frame 0 holds the initial box and the initialisation time.
+        Frames are decoded by `seq.read_frame(i)` (RGB uint8, from files or a packed dataset). The time of a
+        frame is the tracker call alone (decoding is not timed), as in the official toolkits. Frame 0 holds the
+        initial box and the initialisation time.
         """
         tracker = self.create_tracker()
         info = dict(seq.init_info())
         info.setdefault("seq_name", seq.name)
-        image = imread_rgb(seq.frames[0])
+        image = seq.read_frame(0)
         start = time.perf_counter()
         out = tracker.initialize(image, info) or {}
         boxes = [_xywh(out.get("target_bbox", info["init_bbox"]))]
         times = [time.perf_counter() - start]
         previous = {"target_bbox": boxes[0]}
-        for path in seq.frames[1:]:
-            image = imread_rgb(path)
+        for index in range(1, len(seq.frames)):
+            image = seq.read_frame(index)
             start = time.perf_counter()
             out = tracker.track(image, {"previous_output": previous})
             times.append(time.perf_counter() - start)

@@ -23,6 +23,7 @@ import torch.nn as nn
 from lib.test.parameter import TrackerParams
 from lib.test.tracker.utils import Preprocessor
 from lib.utils.checkpoint import load_checkpoint, net_state_dict
+from lib.utils.crop import clip_box, map_box_back, sample_target
 
 
 class BaseTracker:
@@ -106,8 +107,6 @@ class NetworkTracker(BaseTracker):
 
     def crop(self, image: np.ndarray, box: list[float], factor: float, size: int) -> Crop:
         """Cut a square of `factor` times the box's size around `box`, resized to `size`, and preprocess it."""
-        from lib.utils.crop import sample_target
-
         patch, resize_factor, mask = sample_target(image, box, factor, size)
         tensor, mask_t = self.preprocessor(patch, mask if self.use_mask else None)
         return Crop(tensor, mask_t, float(resize_factor), list(box))
@@ -121,8 +120,6 @@ class NetworkTracker(BaseTracker):
         return None
 
     def track(self, image: np.ndarray, info: dict | None = None) -> dict:
-        from lib.utils.crop import clip_box, map_box_back
-
         self.frame_id += 1
         height, width = image.shape[:2]
         size = self.params.search_size

@@ -1,0 +1,55 @@
+"""STARK (Yan et al., ICCV 2021, researchmm/Stark): STARK-S (spatial) and STARK-ST (spatio-temporal, two stages).
+
+Scripts: stark_s (STARK-S), stark_st1 (ST stage 1: boxes), stark_st2 (ST stage 2: score head only, initialised
+from stage 1). Trackers: stark_s, and stark_st, which reads stark_st2 experiments and checkpoints.
+"""
+from __future__ import annotations
+
+from lib.families import Family
+from lib.families.stark.config import add_config
+
+
+def build_model(cfg, training: bool):
+    from lib.families.stark.model import build_model as build
+
+    return build(cfg, training)
+
+
+def build_actor(net, cfg, script: str):
+    from lib.families.stark.actor import build_actor as build
+
+    return build(net, cfg, script)
+
+
+def build_tracker(params):
+    from lib.families.stark.tracker import build_tracker as build
+
+    return build(params)
+
+
+def data_options(cfg, script: str) -> dict:
+    """Stage 2 samples positive and negative search regions with labels (the official `train_cls` sampling)."""
+    from lib.families.stark.config import check_stage
+
+    check_stage(cfg, script)
+    return {"sampler": {"train_cls": script == "stark_st2"}, "processing": {}}
+
+
+def dummy_inputs(cfg, device):
+    from lib.families.stark.model import dummy_inputs as make
+
+    return make(cfg, device)
+
+
+FAMILY = Family(
+    name="stark",
+    scripts={"stark_s": "STARKS", "stark_st1": "STARKST", "stark_st2": "STARKST"},
+    trackers={"stark_s": "stark_s", "stark_st": "stark_st2"},
+    add_config=add_config,
+    build_model=build_model,
+    build_actor=build_actor,
+    build_tracker=build_tracker,
+    data_options=data_options,
+    dummy_inputs=dummy_inputs,
+    description="STARK-S50 / STARK-ST50 / STARK-ST101: ResNet + DETR encoder-decoder + corner head (+ score head)",
+)

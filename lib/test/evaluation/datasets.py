@@ -1,0 +1,58 @@
+"""Evaluation dataset catalog: `get_dataset('lasot', 'uav', ...) -> SequenceList`.
+
+Roots come from `lib.utils.env.env_settings()` (fields `lasot_path`, `got10k_path`, ...), resolved only for the
+datasets asked for. `only_present=True` evaluates partial copies of the table-defined benchmarks (e.g. the
+synthetic subsets written by tracking/make_synthetic_data.py) instead of failing on the missing sequences.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from lib.test.evaluation.data import SequenceList
+from lib.test.evaluation.readers import (EvalDataset, GOT10KDataset, LaSOTDataset, TNL2KDataset,
+                                         TrackingNetDataset, lasot_extension_dataset, nfs_dataset, otb_dataset,
+                                         uav_dataset)
+
+__all__ = ["get_dataset", "dataset_names", "build_eval_dataset"]
+
+# name -> (env path field, builder(root, only_present))
+_DATASETS: dict[str, tuple[str, Callable[[str, bool], EvalDataset]]] = {
+    "lasot": ("lasot_path", lambda root, only: LaSOTDataset(root, only_present=only)),
+    "lasot_lmdb": ("lasot_lmdb_path", lambda root, only: LaSOTDataset(root, only_present=only, use_lmdb=True)),
+    "lasot_extension_subset": ("lasot_extension_subset_path",
+                               lambda root, only: lasot_extension_dataset(root, only_present=only)),
+    "got10k_test": ("got10k_path", lambda root, only: GOT10KDataset(root, "test")),
+    "got10k_val": ("got10k_path", lambda root, only: GOT10KDataset(root, "val")),
+    "got10k_ltrval": ("got10k_path", lambda root, only: GOT10KDataset(root, "ltrval")),
+    "trackingnet": ("trackingnet_path", lambda root, only: TrackingNetDataset(root, "TEST")),
+    "uav": ("uav_path", lambda root, only: uav_dataset(root, only_present=only)),
+    "otb": ("otb_path", lambda root, only: otb_dataset(root, only_present=only)),
+    "nfs": ("nfs_path", lambda root, only: nfs_dataset(root, only_present=only)),
+    "tnl2k": ("tnl2k_path", lambda root, only: TNL2KDataset(root)),
+}
+
+
+def dataset_names() -> list[str]:
+    return list(_DATASETS)
+
+
+def build_eval_dataset(name: str, settings: Optional[Any] = None, only_present: bool = False) -> EvalDataset:
+    """The reader registered as `name` (its sequences are built by `get_sequence_list()`)."""
+    if name not in _DATASETS:
+        raise KeyError(f"unknown evaluation dataset '{name}'; valid names: {', '.join(_DATASETS)}")
+    if settings is None:
+        from lib.utils.env import env_settings
+        settings = env_settings()
+    field, build = _DATASETS[name]
+    return build(settings.require(field), only_present)
+
+
+def get_dataset(*names: str, only_present: bool = False, settings: Optional[Any] = None) -> SequenceList:
+    """The sequences of all named datasets, concatenated in the given order."""
+    for name in names:
+        if name not in _DATASETS:
+            raise KeyError(f"unknown evaluation dataset '{name}'; valid names: {', '.join(_DATASETS)}")
+    sequences = SequenceList()
+    for name in names:
+        sequences.extend(build_eval_dataset(name, settings, only_present).get_sequence_list())
+    return sequences

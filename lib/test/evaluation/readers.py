@@ -1,0 +1,283 @@
+"""Evaluation readers, one per benchmark layout; each builds a SequenceList from a root folder (or LMDB pack).
+
+Benchmarks defined by official name tables (LaSOT, LaSOT extension, UAV123, OTB, NFS) read the official list by
+default and fail with the list of missing sequences; `only_present=True` (or `names=`) evaluates a partial copy.
+Benchmarks defined by their folder contents (GOT-10k, TrackingNet, TNL2K) read what is there.
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterable, Optional, Sequence as Seq
+
+import numpy as np
+
+from lib.test.evaluation.benchmark_tables import (TableEntry, lasot_extension_names, lasot_test_names, nfs_table,
+                                                  otb_table, uav_table)
+from lib.test.evaluation.data import Sequence, SequenceList
+from lib.train.dataset.annotations import (AnnotationError, check_box_sizes, check_length, parse_boxes,
+                                           parse_flags)
+from lib.train.dataset.file_source import DirSource, FileSource, LmdbSource
+from lib.train.dataset.got10k_splits import split_ids
+from lib.utils.image_io import imread_rgb
+
+__all__ = ["EvalDataset", "LaSOTDataset", "GOT10KDataset", "TrackingNetDataset", "TableDataset", "TNL2KDataset",
+           "uav_dataset", "otb_dataset", "nfs_dataset", "lasot_extension_dataset"]
+
+
+def _source(root: str | os.PathLike | FileSource, use_lmdb: bool,
+            image_loader: Callable[[str], np.ndarray]) -> FileSource:
+    if isinstance(root, FileSource):
+        return root
+    if use_lmdb:
+        return LmdbSource(root)
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"{root}: benchmark folder not found")
+    return DirSource(root, image_loader)
+
+
+def _choose(benchmark: str, source: FileSource, official: Seq[str], names: Optional[Iterable[str]],
+            only_present: bool, present: Callable[[str], bool]) -> list[str]:
+    """The official list (or `names`), checked against what is on disk."""
+    if names is not None:
+        wanted = list(names)
+        valid = set(official)
+        unknown = [n for n in wanted if n not in valid]
+        if unknown:
+            raise KeyError(f"{benchmark}: not sequences of this benchmark: {unknown[:10]}")
+    else:
+        wanted = list(official)
+    found = [n for n in wanted if present(n)]
+    if len(found) != len(wanted) and not only_present:
+        found_set = set(found)
+        missing = [n for n in wanted if n not in found_set]
+        shown = ", ".join(missing[:10]) + (f", ... ({len(missing) - 10} more)" if len(missing) > 10 else "")
+        raise FileNotFoundError(
+            f"{benchmark} at {source.describe('')}: {len(missing)} of {len(wanted)} sequences are missing: {shown}. "
+            f"For a partial copy (e.g. a synthetic subset) pass only_present=True to evaluate the "
+            f"{len(found)} present ones.")
+    if not found:
+        raise FileNotFoundError(f"{benchmark} at {source.describe('')}: no sequence present")
+    return found
+
+
+def _numeric_frames(source: FileSource, folder: str, ext: str = ".jpg") -> list[str]:
+    """Files `<int>.<ext>` of a folder, sorted by the integer (GOT-10k, TrackingNet evaluation order)."""
+    files = [f for f in source.list_dir(folder) if f.lower().endswith(ext)]
+    if not files:
+        raise FileNotFoundError(f"{source.describe(folder)}: sequence folder has no {ext} frames")
+    try:
+        files.sort(key=lambda f: int(f[:-len(ext)]))
+    except ValueError:
+        bad = next(f for f in files if not f[:-len(ext)].isdigit())
+        raise AnnotationError(f"{source.describe(folder)}: frame file '{bad}' is not named by a number") from None
+    return [f"{folder}/{f}" for f in files]
+
+
+def _require_frames(source: FileSource, rels: Seq[str], where: str) -> None:
+    """The first and last frame files must exist (cheap check of a sequence built from a frame count)."""
+    if not rels or not source.exists(rels[0]):
+        raise FileNotFoundError(f"{where}: sequence has no frames (expected {source.describe(rels[0])})")
+    if not source.exists(rels[-1]):
+        raise FileNotFoundError(f"{where}: frame {source.describe(rels[-1])} is missing")
+
+
+class EvalDataset:
+    """Base: a named benchmark over a file source; `get_sequence_list()` builds the sequences."""
+    tag = ""
+
+    def __init__(self, source: FileSource):
+        self.source = source
+
+    def get_sequence_list(self) -> SequenceList:
+        raise NotImplementedError
+
+    def _sequence(self, name: str, rels: Seq[str], gt: np.ndarray, visible: Optional[np.ndarray] = None,
+                  object_class: Optional[str] = None) -> Sequence:
+        frames = [self.source.frame_ref(r) for r in rels]
+        return Sequence(name, frames, self.tag, gt, visible, object_class, frame_loader=self.source.load_ref)
+
+    def _read_gt(self, rel: str, delimiter: Optional[str] = ",", allow_nan: bool = False,
+                 present: Optional[np.ndarray] = None) -> np.ndarray:
+        text = self.source.read_text(rel)
+        boxes = parse_boxes(text, self.source.describe(rel), delimiter=delimiter, allow_nan=allow_nan)
+        if present is None or len(present) == len(boxes):
+            check_box_sizes(boxes, self.source.describe(rel), text, present)
+        return boxes
+
+
+class LaSOTDataset(EvalDataset):
+    """LaSOT test set (280 official sequences) or, with `official=lasot_extension_names()`, LaSOT extension."""
+    tag = "lasot"
+
+    def __init__(self, root: str | os.PathLike | FileSource, names: Optional[Iterable[str]] = None,
+                 only_present: bool = False, use_lmdb: bool = False, tag: str = "lasot",
+                 official: Optional[Seq[str]] = None, image_loader: Callable[[str], np.ndarray] = imread_rgb):
+        super().__init__(_source(root, use_lmdb, image_loader))
+        self.tag = tag
+        self.sequence_names = _choose(tag, self.source, official or lasot_test_names(), names, only_present,
+                                      lambda n: self.source.exists(f"{self._dir(n)}/groundtruth.txt"))
+
+    @staticmethod
+    def _dir(name: str) -> str:
+        return f"{name.rsplit('-', 1)[0]}/{name}"
+
+    def __len__(self) -> int:
+        return len(self.sequence_names)
+
+    def get_sequence_list(self) -> SequenceList:
+        return SequenceList(self._construct(n) for n in self.sequence_names)
+
+    def _construct(self, name: str) -> Sequence:
+        seq = self._dir(name)
+        flags = []
+        for f in ("full_occlusion.txt", "out_of_view.txt"):
+            flags.append(parse_flags(self.source.read_text(f"{seq}/{f}"), self.source.describe(f"{seq}/{f}")))
+        visible = None
+        if len(flags[0]) == len(flags[1]):
+            visible = (flags[0] == 0) & (flags[1] == 0)
+        gt = self._read_gt(f"{seq}/groundtruth.txt", present=visible)
+        for f, values in zip(("full_occlusion.txt", "out_of_view.txt"), flags):
+            check_length(values, len(gt), self.source.describe(f"{seq}/{f}"), "values", "groundtruth.txt")
+        rels = [f"{seq}/img/{k:08d}.jpg" for k in range(1, len(gt) + 1)]
+        _require_frames(self.source, rels, self.source.describe(seq))
+        return self._sequence(name, rels, gt, visible, name.rsplit("-", 1)[0])
+
+
+def lasot_extension_dataset(root: str | os.PathLike | FileSource, **kwargs) -> LaSOTDataset:
+    return LaSOTDataset(root, tag="lasot_extension_subset", official=lasot_extension_names(), **kwargs)
+
+
+class GOT10KDataset(EvalDataset):
+    """GOT-10k `test` or `val` from `<root>/<split>/list.txt`; `ltrval` = the held-out rows of `train/`."""
+    tag = "got10k"
+
+    def __init__(self, root: str | os.PathLike | FileSource, split: str, use_lmdb: bool = False,
+                 image_loader: Callable[[str], np.ndarray] = imread_rgb):
+        if split not in ("test", "val", "ltrval"):
+            raise ValueError(f"GOT-10k evaluation split must be test, val or ltrval, got '{split}'")
+        super().__init__(_source(root, use_lmdb, image_loader))
+        self.split = split
+        self.folder = "train" if split == "ltrval" else split
+        listed = self._read_list()
+        self.sequence_names = [listed[i] for i in split_ids("val", listed)] if split == "ltrval" else listed
+
+    def _read_list(self) -> list[str]:
+        rel = f"{self.folder}/list.txt"
+        names = [line.strip() for line in self.source.read_text(rel).splitlines() if line.strip()]
+        if not names:
+            raise AnnotationError(f"{self.source.describe(rel)}: empty list.txt (expected one sequence per line)")
+        return names
+
+    def __len__(self) -> int:
+        return len(self.sequence_names)
+
+    def get_sequence_list(self) -> SequenceList:
+        return SequenceList(self._construct(n) for n in self.sequence_names)
+
+    def _construct(self, name: str) -> Sequence:
+        seq = f"{self.folder}/{name}"
+        rels = _numeric_frames(self.source, seq)
+        gt = self._read_gt(f"{seq}/groundtruth.txt")
+        if self.split != "test" and len(gt) != len(rels):
+            raise AnnotationError(f"{self.source.describe(seq + '/groundtruth.txt')}: {len(gt)} rows for "
+                                  f"{len(rels)} frames")
+        return self._sequence(name, rels, gt[:1] if self.split == "test" else gt)
+
+
+class TrackingNetDataset(EvalDataset):
+    """TrackingNet `TEST` (first box public only) or a `TRAIN_<k>` chunk."""
+    tag = "trackingnet"
+
+    def __init__(self, root: str | os.PathLike | FileSource, chunk: str = "TEST", use_lmdb: bool = False,
+                 image_loader: Callable[[str], np.ndarray] = imread_rgb):
+        super().__init__(_source(root, use_lmdb, image_loader))
+        self.chunk = chunk
+        files = [f for f in self.source.list_dir(f"{chunk}/anno") if f.endswith(".txt")]
+        if not files:
+            raise FileNotFoundError(f"{self.source.describe(chunk + '/anno')}: no annotation files")
+        self.sequence_names = sorted(f[:-4] for f in files)
+
+    def __len__(self) -> int:
+        return len(self.sequence_names)
+
+    def get_sequence_list(self) -> SequenceList:
+        return SequenceList(self._construct(n) for n in self.sequence_names)
+
+    def _construct(self, name: str) -> Sequence:
+        rels = _numeric_frames(self.source, f"{self.chunk}/frames/{name}")
+        gt = self._read_gt(f"{self.chunk}/anno/{name}.txt")
+        if self.chunk != "TEST" and len(gt) != len(rels):
+            raise AnnotationError(f"{self.source.describe(f'{self.chunk}/anno/{name}.txt')}: {len(gt)} rows for "
+                                  f"{len(rels)} frames")
+        return self._sequence(name, rels, gt)
+
+
+class TableDataset(EvalDataset):
+    """A benchmark defined by an official table of entries (UAV123, OTB, NFS)."""
+
+    def __init__(self, root: str | os.PathLike | FileSource, table: Seq[TableEntry], tag: str, prefix: str,
+                 delimiter: Optional[str], allow_nan: bool, names: Optional[Iterable[str]] = None,
+                 only_present: bool = False, image_loader: Callable[[str], np.ndarray] = imread_rgb):
+        super().__init__(_source(root, False, image_loader))
+        self.tag, self.prefix, self.delimiter, self.allow_nan = tag, prefix, delimiter, allow_nan
+        self.entries = {prefix + e.name: e for e in table}
+        self.sequence_names = _choose(tag, self.source, list(self.entries), names, only_present,
+                                      lambda n: self.source.exists(self.entries[n].anno_path))
+
+    def __len__(self) -> int:
+        return len(self.sequence_names)
+
+    def get_sequence_list(self) -> SequenceList:
+        return SequenceList(self._construct(n) for n in self.sequence_names)
+
+    def _construct(self, name: str) -> Sequence:
+        e = self.entries[name]
+        gt = self._read_gt(e.anno_path, self.delimiter, self.allow_nan)
+        if len(gt) != e.num_frames:
+            raise AnnotationError(f"{self.source.describe(e.anno_path)}: {len(gt)} rows, but the official table has "
+                                  f"{e.num_frames} frames ({e.start_frame}-{e.end_frame}) for {name}")
+        rels = [e.frame_file(k) for k in range(e.start_frame + e.init_omit, e.end_frame + 1)]
+        _require_frames(self.source, rels, f"{self.source.describe(e.frames_dir)} ({name})")
+        return self._sequence(name, rels, gt[e.init_omit:], object_class=e.object_class)
+
+
+def uav_dataset(root: str | os.PathLike, **kwargs) -> TableDataset:
+    """UAV123: comma GT, NaN rows mark an absent target."""
+    return TableDataset(root, uav_table(), "uav", "uav_", ",", True, **kwargs)
+
+
+def otb_dataset(root: str | os.PathLike, **kwargs) -> TableDataset:
+    """OTB-100: GT delimiter varies per file (comma, TAB or spaces)."""
+    return TableDataset(root, otb_table(), "otb", "", None, False, **kwargs)
+
+
+def nfs_dataset(root: str | os.PathLike, **kwargs) -> TableDataset:
+    """NFS (30 fps) in pytracking's re-arranged layout: TAB-separated GT."""
+    return TableDataset(root, nfs_table(), "nfs", "nfs_", "\t", False, **kwargs)
+
+
+class TNL2KDataset(EvalDataset):
+    """TNL2K: every sub-folder of the root is a sequence; frames = all files of `imgs/`, sorted by name."""
+    tag = "tnl2k"
+
+    def __init__(self, root: str | os.PathLike | FileSource, image_loader: Callable[[str], np.ndarray] = imread_rgb):
+        super().__init__(_source(root, False, image_loader))
+        self.sequence_names = [d for d in self.source.list_dir("") if self.source.is_dir(d)]
+        if not self.sequence_names:
+            raise FileNotFoundError(f"{self.source.describe('')}: no sequence folders")
+
+    def __len__(self) -> int:
+        return len(self.sequence_names)
+
+    def get_sequence_list(self) -> SequenceList:
+        return SequenceList(self._construct(n) for n in self.sequence_names)
+
+    def _construct(self, name: str) -> Sequence:
+        files = [f for f in self.source.list_dir(f"{name}/imgs") if not f.startswith(".")]
+        if not files:
+            raise FileNotFoundError(f"{self.source.describe(name + '/imgs')}: sequence folder has no frames")
+        gt = self._read_gt(f"{name}/groundtruth.txt")
+        if len(gt) != len(files):
+            raise AnnotationError(f"{self.source.describe(name + '/groundtruth.txt')}: {len(gt)} rows for "
+                                  f"{len(files)} frames")
+        return self._sequence(name, [f"{name}/imgs/{f}" for f in files], gt)

@@ -1,0 +1,12 @@
+"""Pack GOT-10k test results for the evaluation server (zip next to the results; raw results are kept).
+
+    python lib/test/utils/transform_got10k.py --tracker_name stark_st --cfg_name baseline_got10k_only [--runs 0 1 2]
+"""
+import sys
+
+import _init_paths  # noqa: F401  (lib/test/utils/_init_paths.py puts the repository root on sys.path)
+
+from lib.test.analysis.packing import got10k_main
+
+if __name__ == "__main__":
+    sys.exit(got10k_main())

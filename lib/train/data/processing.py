@@ -1,0 +1,169 @@
+"""Turn sampled frames into network inputs: jittered square crops, boxes in crop coordinates, padding masks,
+optional centre heat maps.
+
+One generic class covers the official variants through explicit arguments: the normalisation of boxes by the
+output size or by output size - 1, the rejection of samples whose padding mask covers everything (also at the
+backbone stride), instance masks, and a Gaussian heat map on the search crop's feature grid.
+
+Per sample, for `template` then `search`:
+1. joint transforms decide grey / mirrored once for all frames (mirroring flips the frame boxes, not pixels);
+2. each box is jittered: size * exp(N(0,1) * scale_jitter), centre + (U(0,1) - 0.5) * sqrt(jittered area) *
+   center_jitter; a crop side below one pixel rejects the sample;
+3. the square crop (lib.utils.crop) and the box in crop coordinates, normalised;
+4. per-crop transforms, rendered straight into the output array;
+5. optional rejection when the padding mask is all True, or all True when sampled at the backbone stride.
+Pixel work is done on crops only; frames are read, never copied.
+"""
+from __future__ import annotations
+
+import math
+import random
+from typing import Mapping
+
+import numpy as np
+import torch
+
+from lib.train.data.labels import gaussian_heatmap
+from lib.train.data.transforms import Compose, CropRecord, SampleAugment, mirror_box, render
+from lib.utils.crop import box_in_crop, crop_origin, crop_resize, crop_side
+
+__all__ = ["TrackingProcessing", "PARTS", "NORMALISATIONS"]
+
+PARTS = ("template", "search")
+NORMALISATIONS = ("out", "out-1")
+
+
+def _per_part(name: str, value: Mapping[str, float]) -> dict[str, float]:
+    if not isinstance(value, Mapping) or set(value) != set(PARTS):
+        raise ValueError(f"TrackingProcessing: '{name}' needs exactly the keys {list(PARTS)}, got {value!r}")
+    return {part: value[part] for part in PARTS}
+
+
+def _nearest_indices(size: int, out_size: int) -> np.ndarray:
+    """Rows torch's 'nearest' interpolation picks when shrinking `size` to `out_size` (float32 scale, floor)."""
+    scale = np.float32(size) / np.float32(out_size)
+    idx = np.floor(np.arange(out_size, dtype=np.float32) * scale).astype(np.int64)
+    return np.minimum(idx, size - 1)
+
+
+class TrackingProcessing:
+    """Crops, boxes and masks for template and search frames; see the module docstring.
+
+    search_area_factor, output_sz, center_jitter_factor, scale_jitter_factor: {'template': .., 'search': ..}.
+    transform: per-crop transforms {'template': Compose, 'search': Compose}.
+    joint_transform: transforms rolled once per sample (Compose of ToGrayscale / RandomHorizontalFlip) or None.
+    norm_by: 'out' divides crop boxes by the output size, 'out-1' by the output size - 1.
+    reject_padding: reject a sample whose padding mask is all True, or all True sampled every
+        `padding_check_stride` pixels (nearest), i.e. when the backbone would see no image at all.
+    heatmap_stride: when > 0, also return 'search_label', a Gaussian centre heat map per search crop on the
+        (size // stride)^2 grid, with CornerNet radius `heatmap_min_overlap`.
+    with_masks: also return '<part>_masks' (N, S, S) float32 (zeros where the dataset has no instance mask).
+    """
+
+    def __init__(self, search_area_factor: Mapping[str, float], output_sz: Mapping[str, int],
+                 center_jitter_factor: Mapping[str, float], scale_jitter_factor: Mapping[str, float],
+                 transform: Mapping[str, Compose], joint_transform: Compose | None = None, norm_by: str = "out",
+                 reject_padding: bool = True, padding_check_stride: int = 16, heatmap_stride: int = 0,
+                 heatmap_min_overlap: float = 0.7, with_masks: bool = False):
+        self.search_area_factor = _per_part("search_area_factor", search_area_factor)
+        self.output_sz = {k: int(v) for k, v in _per_part("output_sz", output_sz).items()}
+        self.center_jitter_factor = _per_part("center_jitter_factor", center_jitter_factor)
+        self.scale_jitter_factor = _per_part("scale_jitter_factor", scale_jitter_factor)
+        self.transform = _per_part("transform", transform)
+        self.joint_transform = joint_transform
+        if norm_by not in NORMALISATIONS:
+            raise ValueError(f"TrackingProcessing: norm_by must be one of {list(NORMALISATIONS)}, got {norm_by!r}")
+        self.norm_by = norm_by
+        self.reject_padding = reject_padding
+        self.heatmap_stride = int(heatmap_stride)
+        self.heatmap_min_overlap = heatmap_min_overlap
+        self.with_masks = with_masks
+        for part, size in self.output_sz.items():
+            if size < 2:
+                raise ValueError(f"TrackingProcessing: output_sz['{part}'] must be at least 2, got {size}")
+        if padding_check_stride < 1:
+            raise ValueError(f"TrackingProcessing: padding_check_stride must be >= 1, got {padding_check_stride}")
+        self._check_rows = {part: _nearest_indices(size, max(size // padding_check_stride, 1))
+                            for part, size in self.output_sz.items()}
+        if self.heatmap_stride and self.output_sz["search"] // self.heatmap_stride < 1:
+            raise ValueError(f"TrackingProcessing: heatmap_stride {heatmap_stride} exceeds the search size "
+                             f"{self.output_sz['search']}")
+
+    def __call__(self, data: dict, rng: random.Random) -> dict:
+        """`data`: '<part>_images' (HxWx3 uint8 RGB frames), '<part>_anno' (xywh boxes), optional '<part>_masks';
+        other keys pass through. Returns tensors for each part and 'valid'."""
+        aug = SampleAugment()
+        if self.joint_transform is not None:
+            self.joint_transform(aug, rng)
+        out = {k: v for k, v in data.items()
+               if not k.startswith(tuple(f"{p}_" for p in PARTS))}
+        for part in PARTS:
+            result = self._process_part(part, data[f"{part}_images"], data[f"{part}_anno"],
+                                        data.get(f"{part}_masks"), aug, rng)
+            if result is None:
+                return {"valid": False}
+            out.update(result)
+        if self.heatmap_stride:
+            feat_sz = self.output_sz["search"] // self.heatmap_stride
+            maps = [gaussian_heatmap(box, feat_sz, self.heatmap_min_overlap) for box in out["search_anno"].numpy()]
+            out["search_label"] = torch.from_numpy(np.stack(maps))
+        out["valid"] = True
+        return out
+
+    def _jitter(self, box: tuple, part: str, rng: random.Random) -> tuple:
+        center_jitter, scale_jitter = self.center_jitter_factor[part], self.scale_jitter_factor[part]
+        if center_jitter == 0 and scale_jitter == 0:
+            return box
+        x, y, w, h = box
+        w_j = w * math.exp(rng.gauss(0.0, 1.0) * scale_jitter)
+        h_j = h * math.exp(rng.gauss(0.0, 1.0) * scale_jitter)
+        max_offset = math.sqrt(w_j * h_j) * center_jitter
+        cx = x + 0.5 * w + max_offset * (rng.random() - 0.5)
+        cy = y + 0.5 * h + max_offset * (rng.random() - 0.5)
+        return cx - 0.5 * w_j, cy - 0.5 * h_j, w_j, h_j
+
+    def _mostly_padding(self, att: np.ndarray, part: str) -> bool:
+        if att.all():
+            return True
+        rows = self._check_rows[part]
+        return bool(att[np.ix_(rows, rows)].all())
+
+    def _process_part(self, part: str, frames: list, boxes: list, masks: list | None, aug: SampleAugment,
+                      rng: random.Random) -> dict | None:
+        size = self.output_sz[part]
+        norm = size if self.norm_by == "out" else size - 1
+        gts = [tuple(float(v) for v in box) for box in boxes]
+        if any(not (gt[2] > 0 and gt[3] > 0) for gt in gts):
+            return None
+        if aug.mirrored:
+            gts = [mirror_box(gt, frame.shape[1]) for gt, frame in zip(gts, frames)]
+        jittered = [self._jitter(gt, part, rng) for gt in gts]
+        sides = [crop_side(box[2], box[3], self.search_area_factor[part]) for box in jittered]
+        if min(sides) < 1:
+            return None
+        n = len(frames)
+        images = np.empty((n, 3, size, size), np.float32)
+        att = np.empty((n, size, size), bool)
+        anno = np.empty((n, 4), np.float32)
+        mask_out = np.zeros((n, size, size), np.float32) if self.with_masks else None
+        for i, (frame, gt, box, side) in enumerate(zip(frames, gts, jittered, sides)):
+            x1, y1 = crop_origin(box, side)
+            crop, att_i = crop_resize(frame, x1, y1, side, size, mirrored=aug.mirrored)
+            mask_i = None
+            if self.with_masks and masks is not None and masks[i] is not None:
+                mask_i = crop_resize(np.asarray(masks[i], np.float32), x1, y1, side, size,
+                                     mirrored=aug.mirrored)[0]
+            crop_box = [v / norm for v in box_in_crop(gt, box, size / side, size)]
+            record = CropRecord(crop, crop_box, att_i, mask_i, grayscale=aug.grayscale)
+            self.transform[part](record, rng)
+            att[i], mask_i = render(record, images[i])
+            if self.reject_padding and self._mostly_padding(att[i], part):
+                return None
+            anno[i] = record.bbox
+            if mask_out is not None and mask_i is not None:
+                mask_out[i] = mask_i
+        result = {f"{part}_images": torch.from_numpy(images), f"{part}_anno": torch.from_numpy(anno),
+                  f"{part}_att": torch.from_numpy(att)}
+        if mask_out is not None:
+            result[f"{part}_masks"] = torch.from_numpy(mask_out)
+        return result

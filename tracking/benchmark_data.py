@@ -1,0 +1,161 @@
+"""Measure the training data pipeline alone (sampler + decode + processing + transforms), in samples per second.
+
+    python tracking/benchmark_data.py                      # synthetic GOT-10k folder, 640x360 JPEGs
+    python tracking/benchmark_data.py --got10k_dir data/got10k/train --workers 2 4
+
+Two settings are timed: STARK-S (template 128 / search 320, factors 2 / 5, jitter 4.5 / 0.5, padding checks)
+and OSTrack-256 (128 / 256, factors 2 / 4, jitter 3 / 0.25, Gaussian heat map at stride 16); causal sampling,
+one template and one search frame. For each: one process (samples/s by wall clock, and by the process's CPU
+time, which is less disturbed by other jobs on a shared machine), then a DataLoader with N workers and batches
+collated as the trainer receives them. JPEG decoding alone is timed on the same frames for reference.
+"""
+import _init_paths  # noqa: F401  (puts the repository root on sys.path)
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from lib.train.data.loader import EpochIndexSampler, TrackingLoader, build_transforms
+from lib.train.data.processing import TrackingProcessing
+from lib.train.data.sampler import TrackingSampler
+from lib.utils.image_io import imread_rgb
+
+SETTINGS = {
+    "stark_s": {"size": (128, 320), "factor": (2.0, 5.0), "center_jitter": (0.0, 4.5), "scale_jitter": (0.0, 0.5),
+                "processing": {}},
+    "ostrack256": {"size": (128, 256), "factor": (2.0, 4.0), "center_jitter": (0.0, 3.0),
+                   "scale_jitter": (0.0, 0.25), "processing": {"heatmap_stride": 16}},
+}
+MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+
+
+class Got10kFolder:
+    """Minimal GOT-10k training-folder reader (BaseVideoDataset API), annotations parsed once."""
+
+    def __init__(self, root: str):
+        with open(os.path.join(root, "list.txt"), encoding="utf-8") as f:
+            self.names = [line.strip() for line in f if line.strip()]
+        if not self.names:
+            raise ValueError(f"{root}/list.txt lists no sequences")
+        self.root = root
+        self.info = [self._read(name) for name in self.names]
+
+    def _read(self, name: str) -> dict:
+        folder = os.path.join(self.root, name)
+        boxes = torch.tensor(np.loadtxt(os.path.join(folder, "groundtruth.txt"), delimiter=",", ndmin=2),
+                             dtype=torch.float32)
+        absent = np.loadtxt(os.path.join(folder, "absence.label"), dtype=np.int64, ndmin=1)
+        cover = np.loadtxt(os.path.join(folder, "cover.label"), dtype=np.int64, ndmin=1)
+        valid = (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+        visible = torch.from_numpy((absent == 0) & (cover > 0)) & valid
+        return {"bbox": boxes, "valid": valid, "visible": visible}
+
+    def get_name(self) -> str:
+        return "got10k_folder"
+
+    def is_video_sequence(self) -> bool:
+        return True
+
+    def get_num_sequences(self) -> int:
+        return len(self.names)
+
+    def get_sequence_info(self, seq_id: int) -> dict:
+        return self.info[seq_id]
+
+    def frame_path(self, seq_id: int, frame_id: int) -> str:
+        return os.path.join(self.root, self.names[seq_id], f"{frame_id + 1:08d}.jpg")
+
+    def get_frames(self, seq_id: int, frame_ids: list, anno: dict | None = None):
+        anno = self.info[seq_id] if anno is None else anno
+        frames = [imread_rgb(self.frame_path(seq_id, i)) for i in frame_ids]
+        return frames, {k: [v[i] for i in frame_ids] for k, v in anno.items()}, {"object_class_name": None}
+
+
+def make_sampler(dataset, setting: dict, samples: int, seed: int) -> TrackingSampler:
+    joint, per_crop = build_transforms(MEAN, STD, training=True)
+    parts = ("template", "search")
+    processing = TrackingProcessing(
+        search_area_factor=dict(zip(parts, setting["factor"])), output_sz=dict(zip(parts, setting["size"])),
+        center_jitter_factor=dict(zip(parts, setting["center_jitter"])),
+        scale_jitter_factor=dict(zip(parts, setting["scale_jitter"])),
+        transform=per_crop, joint_transform=joint, **setting["processing"])
+    return TrackingSampler([dataset], [1], samples, max_gap=200, num_search_frames=1, num_template_frames=1,
+                           processing=processing, frame_sample_mode="causal", seed=seed)
+
+
+def time_single(sampler: TrackingSampler, samples: int) -> tuple[float, float]:
+    sampler[(0, 0)]  # warm-up (imports, caches)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for index in range(1, samples + 1):
+        sampler[(1, index)]
+    return samples / (time.perf_counter() - wall), samples / (time.process_time() - cpu)
+
+
+def time_workers(sampler: TrackingSampler, workers: int, batch_size: int, batches: int) -> float:
+    index_sampler = EpochIndexSampler((batches + 1) * batch_size, seed=0)
+    loader = TrackingLoader("bench", sampler, training=True, batch_size=batch_size, sampler=index_sampler,
+                            num_workers=workers, drop_last=True, persistent_workers=False)
+    iterator = iter(loader)
+    next(iterator)  # worker start-up is not part of the steady state
+    start = time.perf_counter()
+    count = sum(1 for _ in iterator)
+    return count * batch_size / (time.perf_counter() - start)
+
+
+def time_decode(dataset: Got10kFolder, frames: int) -> float:
+    paths = [dataset.frame_path(s, i) for s in range(dataset.get_num_sequences())
+             for i in range(len(dataset.info[s]["bbox"]))][:frames]
+    imread_rgb(paths[0])
+    start = time.process_time()
+    for path in paths:
+        imread_rgb(path)
+    return len(paths) / (time.process_time() - start)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--got10k_dir", default=None,
+                        help="a GOT-10k training folder (with list.txt); default: generate a synthetic one")
+    parser.add_argument("--samples", type=int, default=400, help="samples timed in the single-process run")
+    parser.add_argument("--workers", type=int, nargs="+", default=[2], help="DataLoader worker counts to time")
+    parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument("--batches", type=int, default=25, help="batches timed per worker count")
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace, root: str) -> None:
+    torch.set_num_threads(1)
+    dataset = Got10kFolder(root)
+    print(f"data: {root} ({dataset.get_num_sequences()} sequences); torch threads 1")
+    print(f"JPEG decode alone: {time_decode(dataset, 200):.0f} frames/s (CPU time)")
+    for name in args.settings:
+        sampler = make_sampler(dataset, SETTINGS[name], args.samples, args.seed)
+        wall_rate, cpu_rate = time_single(sampler, args.samples)
+        print(f"{name}: 1 process: {wall_rate:.0f} samples/s wall, {cpu_rate:.0f} samples/s of CPU time")
+        for workers in args.workers:
+            rate = time_workers(sampler, workers, args.batch_size, args.batches)
+            print(f"{name}: {workers} workers, batch {args.batch_size}: {rate:.0f} samples/s")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.got10k_dir is not None:
+        run(args, args.got10k_dir)
+        return 0
+    from lib.synthetic import generate
+
+    with tempfile.TemporaryDirectory(prefix="trackzoo_bench_") as tmp:
+        generate("got10k", tmp, args.seed, num_sequences=8, num_frames=100, width=640, height=360)
+        run(args, os.path.join(tmp, "train"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

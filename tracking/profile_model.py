@@ -1,0 +1,56 @@
+"""Parameters, MACs/FLOPs and speed of one tracking step of a training script's model.
+
+    python tracking/profile_model.py --script SCRIPT --config CONFIG --device cuda
+    python tracking/profile_model.py --script SCRIPT --config CONFIG --dtype fp16 --json out.json
+
+The model is built for inference and put in eval(); its inputs are random tensors at the config's test sizes
+(the family's dummy_inputs). Latency is the median over --runs timed steps after --warmup untimed ones,
+with CUDA synchronised around each.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import _init_paths  # noqa: F401  (puts the repository root on sys.path)
+
+from lib.families import list_scripts
+from lib.utils.io import atomic_write_text
+from lib.utils.profiling import DTYPES, format_report, profile_script
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--script", required=True, help=f"training script: {', '.join(list_scripts())}")
+    parser.add_argument("--config", required=True, help="experiment name (experiments/<script>/<config>.yaml)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda when available")
+    parser.add_argument("--dtype", choices=list(DTYPES), default="fp32", help="fp16/bf16 run under autocast")
+    parser.add_argument("--runs", type=int, default=100, help="timed runs (default 100)")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed warm-up runs (default 20)")
+    parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    parser.add_argument("--opts", nargs="*", default=[], help="config overrides KEY VALUE ...")
+    args = parser.parse_args(argv)
+    if args.runs < 1 or args.warmup < 0:
+        parser.error("--runs must be >= 1 and --warmup >= 0")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import torch
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("error: --device cuda, but CUDA is not available here", file=sys.stderr)
+        return 2
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    result = profile_script(args.script, args.config, device, args.dtype, args.runs, args.warmup, args.opts)
+    print(format_report(result))
+    if args.json:
+        atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
