@@ -25,6 +25,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="a tracker to report (repeatable)")
     parser.add_argument("--runs", type=int, nargs="+", help="run ids to average (result folders <config>_NNN)")
     parser.add_argument("--sequences", nargs="+", help="only these sequences")
+    parser.add_argument("--only_present", action="store_true",
+                        help="evaluate the sequences present in a partial copy of the dataset (e.g. synthetic data)")
     parser.add_argument("--results_dir", help="results root (default: env_settings().results_path)")
     parser.add_argument("--plot_dir", help="report root (default: env_settings().result_plot_path)")
     parser.add_argument("--report_name", help="report sub-folder and table title (default: the dataset name)")
@@ -64,8 +66,11 @@ def main(argv=None, dataset_loader=None) -> int:
         plot_root = args.plot_dir or settings.result_plot_path
 
     if dataset_loader is None:
-        from lib.test.evaluation import get_dataset as dataset_loader
-    sequences = _select(dataset_loader(args.dataset), args.sequences)
+        from lib.test.evaluation import get_dataset
+        sequences = get_dataset(args.dataset, only_present=args.only_present)
+    else:
+        sequences = dataset_loader(args.dataset)
+    sequences = _select(sequences, args.sequences)
     report_name = args.report_name or args.dataset
     rules = ScoringRules(legacy=args.legacy, validity=args.validity, exclude_invalid=args.exclude_invalid)
     try:

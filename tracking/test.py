@@ -33,7 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="same as the first positional argument")
     parser.add_argument("--tracker_param", dest="tracker_param_opt", metavar="CONFIG",
                         help="same as the second positional argument; alone, a config name whose tracker is "
-                             "found from the registry (e.g. MSTGT-full-256)")
+                             "found from the registry")
     parser.add_argument("--dataset_name", "--dataset", dest="dataset_name", default="lasot",
                         help="evaluation dataset (default: lasot)")
     parser.add_argument("--only_present", action="store_true",
@@ -72,6 +72,8 @@ def resolve_tracker(name: str | None, param: str) -> tuple[str, str]:
     if name is not None:
         get_tracker_family(name)
         return name, param
+    if param in list_trackers():
+        raise UnknownNameError(f"'{param}' is a tracker; give its config too: test.py {param} CONFIG")
     owners = []
     for family in discover().values():
         for tracker, script in family.trackers.items():

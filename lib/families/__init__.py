@@ -33,7 +33,8 @@ class Family:
     data_options: (cfg, script) -> extra keyword arguments for the generic data pipeline, as
         {"sampler": {...}, "processing": {...}}.
     adapt_state_dict: optional rename of official checkpoint keys applied before a strict load.
-    dummy_inputs: (cfg, device) -> positional inputs of one tracking step, for profiling.
+    dummy_inputs: (cfg, device) -> inputs of one tracking step for profiling: a tuple of positional inputs, a dict
+        of keyword inputs, or a callable (model -> list of lib.utils.profiling.ProfileStep) for multi-part steps.
     param_groups: (net, cfg) -> optimiser parameter groups, when the official recipe differs from the generic one
         (backbone parameters at TRAIN.LR * TRAIN.BACKBONE_MULTIPLIER).
     """

@@ -49,7 +49,7 @@ class FrameTruth:
     """Ground truth of one target over a sequence."""
     boxes: np.ndarray              # (N, 4) box clipped to the image (degenerate where out of view)
     visible_fraction: np.ndarray   # share of the target's area that is in the image and not covered
-    out_of_view: np.ndarray        # bool: no part of the target inside the image
+    out_of_view: np.ndarray        # bool: less than one pixel (in width or height) of the target inside the image
     full_occlusion: np.ndarray     # bool: inside the image but completely covered
     cut_by_image: np.ndarray       # bool: partly outside the image
     cover: np.ndarray              # int 0..8, GOT-10k visible-ratio level
@@ -287,8 +287,9 @@ def frame_truth(scene: Scene, target: int = 0) -> FrameTruth:
     area = box[:, 2] * box[:, 3]
     in_area = clipped[:, 2] * clipped[:, 3]
     covers = [scene.occluder] + [scene.targets[k] for k in range(target)]
-    visible = np.clip((in_area - _covered_area(clipped, covers)) / area, 0.0, 1.0)
-    oov = in_area <= 0
+    # less than one pixel inside the image counts as out of view: annotators do not box a sub-pixel sliver
+    oov = (clipped[:, 2] < 1) | (clipped[:, 3] < 1)
+    visible = np.where(oov, 0.0, np.clip((in_area - _covered_area(clipped, covers)) / area, 0.0, 1.0))
     full = ~oov & (visible <= 1e-9)
     cut = ~oov & (in_area < area * (1 - 1e-9))
     return FrameTruth(clipped, visible, oov, full, cut, cover_level(visible))

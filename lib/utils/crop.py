@@ -47,10 +47,12 @@ def _padding_profile(start: int, side: int, usable: int, output_sz: int) -> np.n
     lo, hi = max(0, -start), min(side, usable - start)
     if lo == 0 and hi == side:
         return None
-    pad = np.ones((1, side), np.float64)
+    # Two identical rows: cv2 resizes a single row through another path whose weights can differ in the last
+    # bits (an exactly-zero weight instead of 1e-15), which flips the != 0 test of the official 2-D mask.
+    pad = np.ones((2, side), np.float64)
     if hi > lo:
-        pad[0, lo:hi] = 0.0
-    return cv2.resize(pad, (output_sz, 1), interpolation=cv2.INTER_LINEAR)[0] != 0
+        pad[:, lo:hi] = 0.0
+    return cv2.resize(pad, (output_sz, 2), interpolation=cv2.INTER_LINEAR)[0] != 0
 
 
 def _window(image: np.ndarray, x1: int, y1: int, side: int, mirrored: bool) -> tuple[np.ndarray | None, int, int]:

@@ -11,7 +11,7 @@ from lib.test.analysis import extract
 from lib.test.analysis.extract import ScoringRules, evaluate
 from lib.test.analysis.metrics import calc_seq_err_robust, seq_curves
 from lib.test.analysis.results import MissingResultsError, TrackerSpec, read_boxes, result_file
-from lib.test.analysis.textio import parse_numeric_text, read_numeric_file
+from lib.test.analysis.textio import parse_numeric_text, parse_numeric_texts, read_numeric_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -197,3 +197,25 @@ def test_scoring_modules_do_not_import_torch():
             "assert 'torch' not in sys.modules, 'torch imported'; "
             "assert 'matplotlib' not in sys.modules, 'matplotlib imported eagerly'")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+def test_batch_parse_of_mixed_files_matches_loadtxt():
+    texts = [b"1\t2\t3\t4\n5\t6\t7\t8\n", b"1.25\t2.5\t-3.125\t4.0\n", b"10.5000,20.2500,30.0000,40.0000\n",
+             b"nan\tnan\tnan\tnan\n", b"", b"7\t8\t9\t10"]
+    got = parse_numeric_texts(texts, 4, [f"f{i}" for i in range(len(texts))])
+    assert got[4].shape == (0, 4)
+    for text, arr in zip(texts[:4] + texts[5:], got[:4] + got[5:]):
+        want = np.loadtxt(text.decode().replace(",", "\t").splitlines(), delimiter="\t", ndmin=2)
+        np.testing.assert_array_equal(arr, want)
+    same_width = [b"1.50\t2.25\t3.00\t4.75\n", b"5.00\t6.00\t7.00\t8.00\n9.99\t1.01\t2.02\t3.03"]
+    np.testing.assert_array_equal(np.concatenate(parse_numeric_texts(same_width, 4, ["a", "b"])),
+                                  [[1.5, 2.25, 3, 4.75], [5, 6, 7, 8], [9.99, 1.01, 2.02, 3.03]])
+
+
+@pytest.mark.parametrize("text", [b"3.4.\t7\t1\t2", b"3..5\t1.0\t2.0\t4.0", b"1.5\t2\t3.5\t4"])
+def test_points_in_the_wrong_places_are_not_misread(text):
+    try:
+        arr = parse_numeric_text(text, 4)
+    except ValueError:
+        return
+    np.testing.assert_array_equal(arr, np.loadtxt([text.decode()], delimiter="\t", ndmin=2))

@@ -28,11 +28,14 @@ def build_tracker(params):
 
 
 def data_options(cfg, script: str) -> dict:
-    """Stage 2 samples positive and negative search regions with labels (the official `train_cls` sampling)."""
+    """Official STARK processing: crop boxes normalised by the output size; samples rejected when the padding mask
+    covers the whole crop or the whole 16-pixel grid. Stage 2 samples positive and negative search regions with
+    labels (the official `train_cls` sampling)."""
     from lib.families.stark.config import check_stage
 
     check_stage(cfg, script)
-    return {"sampler": {"train_cls": script == "stark_st2"}, "processing": {}}
+    return {"sampler": {"train_cls": script == "stark_st2"},
+            "processing": {"norm_by": "out", "reject_padding": True, "padding_check_stride": 16}}
 
 
 def dummy_inputs(cfg, device):

@@ -92,6 +92,8 @@ class ResNetBackbone(nn.Module):
             raise ValueError(f"last_layer must be one of {', '.join(STAGES)}, got '{last_layer}'")
         if dilation and last_layer == "layer1":
             raise ValueError("layer1 has no stride to replace by dilation")
+        if dilation and stage_channels(name, "layer1") == 64:
+            raise ValueError(f"dilation needs bottleneck blocks (resnet50/101); {name} has basic blocks")
         dilate = [dilation and stage == last_layer for stage in STAGES[1:]]
         resnet = constructor(weights=None, norm_layer=FrozenBatchNorm2d if frozen_bn else nn.BatchNorm2d,
                              replace_stride_with_dilation=dilate)

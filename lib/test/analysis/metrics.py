@@ -78,15 +78,19 @@ def overlap_thresholds(legacy: bool = False) -> np.ndarray:
     return _LEGACY_OVERLAP_THRESHOLDS if legacy else _OVERLAP_THRESHOLDS
 
 
+def _columns(boxes: np.ndarray) -> np.ndarray:
+    """(4, N) contiguous copy: whole-column arithmetic is several times faster than on strided (N, 4) slices."""
+    return np.ascontiguousarray(boxes.T)
+
+
 def iou_inclusive(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """IoU of (N,4) xywh boxes with pixel-inclusive corners (pytracking `calc_iou_overlap`, same operation order)."""
-    tl = np.maximum(pred[:, :2], gt[:, :2])
-    br = np.minimum(pred[:, :2] + pred[:, 2:] - 1.0, gt[:, :2] + gt[:, 2:] - 1.0)
-    side = np.clip(br - tl + 1.0, 0.0, None)
-    inter = side[:, 0] * side[:, 1]
-    union = pred[:, 2] * pred[:, 3] + gt[:, 2] * gt[:, 3] - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return inter / union
+    (px, py, pw, ph), (gx, gy, gw, gh) = _columns(pred), _columns(gt)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iw = np.minimum(px + pw - 1.0, gx + gw - 1.0) - np.maximum(px, gx) + 1.0
+        ih = np.minimum(py + ph - 1.0, gy + gh - 1.0) - np.maximum(py, gy) + 1.0
+        inter = np.maximum(iw, 0.0) * np.maximum(ih, 0.0)
+        return inter / (pw * ph + gw * gh - inter)
 
 
 def center_error(pred: np.ndarray, gt: np.ndarray, normalized: bool = False) -> np.ndarray:
@@ -96,13 +100,14 @@ def center_error(pred: np.ndarray, gt: np.ndarray, normalized: bool = False) -> 
 
 def _center_errors(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(pixel, normalised) centre errors, with pytracking's operation order (centres divided, then subtracted)."""
-    pred_c = pred[:, :2] + 0.5 * (pred[:, 2:] - 1.0)
-    gt_c = gt[:, :2] + 0.5 * (gt[:, 2:] - 1.0)
+    (px, py, pw, ph), (gx, gy, gw, gh) = _columns(pred), _columns(gt)
+    pcx, pcy = px + 0.5 * (pw - 1.0), py + 0.5 * (ph - 1.0)
+    gcx, gcy = gx + 0.5 * (gw - 1.0), gy + 0.5 * (gh - 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):  # zero-size/NaN GT: invalid frames, overwritten later
-        d = pred_c - gt_c
-        pixel = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1])
-        d = pred_c / gt[:, 2:] - gt_c / gt[:, 2:]
-        normalized = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1])
+        dx, dy = pcx - gcx, pcy - gcy
+        pixel = np.sqrt(dx * dx + dy * dy)
+        dx, dy = pcx / gw - gcx / gw, pcy / gh - gcy / gh
+        normalized = np.sqrt(dx * dx + dy * dy)
     return pixel, normalized
 
 

@@ -58,14 +58,17 @@ def parse_numeric_texts(raws: Sequence[bytes], ncols: int, sources: Sequence[str
         else:
             batch.append(i)
             texts.append(text)
-    joined = _parse_fast(b"\n".join(texts), ncols) if texts else None
-    if joined is None:
+    parsed = _parse_fast(b"\n".join(texts), ncols) if texts else None
+    if parsed is None:
         for i in batch:
             out[i] = _parse_single(raws[i], ncols, sources[i])
-    else:
-        rows = np.cumsum([t.count(b"\n") + 1 for t in texts])
-        for i, part in zip(batch, np.split(joined, rows[:-1])):
-            out[i] = part
+        return out
+    values, line_ends = parsed
+    # The texts are joined by newlines, so the line that ends where a text ends gives that text's row count.
+    text_ends = np.cumsum([len(t) + 1 for t in texts]) - 1
+    rows = np.searchsorted(line_ends, text_ends) + 1
+    for i, part in zip(batch, np.split(values, rows[:-1])):
+        out[i] = part
     return out
 
 
@@ -88,11 +91,12 @@ def _parse_single(raw: bytes, ncols: int, source: str) -> np.ndarray:
         return np.zeros((0, ncols))
     normalised = _normalised(text, ncols)
     fast = _parse_fast(normalised, ncols) if normalised is not None else None
-    return fast if fast is not None else _parse_slow(text, ncols, source)
+    return fast[0] if fast is not None else _parse_slow(text, ncols, source)
 
 
-def _parse_fast(text: bytes, ncols: int) -> np.ndarray | None:
-    """Parse TAB/newline-delimited decimal numbers; None when the text is anything but that."""
+def _parse_fast(text: bytes, ncols: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(rows x ncols values, byte offsets of the line ends) of TAB/newline-delimited decimal numbers; None when
+    the text is anything but that."""
     rows = text.count(b"\n") + 1
     if text.count(b"\t") != (ncols - 1) * rows:
         return None
@@ -110,37 +114,42 @@ def _parse_fast(text: bytes, ncols: int) -> np.ndarray | None:
             values = np.fromstring(digits, dtype=np.int64, sep=" ")
         except (DeprecationWarning, ValueError):
             return None
-    if values.size != rows * ncols or (values.size and np.abs(values).max() >= _MAX_EXACT):
+    if values.size != rows * ncols or (values.size and max(values.max(), -values.min()) >= _MAX_EXACT):
         return None
     out = values.astype(np.float64)
     if decimals is not None:
         out /= _POW10[decimals]  # exact mantissa / exact power of ten = the correctly rounded decimal
-    return out.reshape(rows, ncols)
+    return out.reshape(rows, ncols), ends[ncols - 1::ncols]
 
 
 def _field_ends(b: np.ndarray, rows: int, ncols: int) -> np.ndarray | None:
-    """Byte offset just past each field, row-major; None when a line does not hold exactly ncols fields (the
-    delimiter total alone would accept ragged rows)."""
-    line_ends = np.append(np.flatnonzero(b == _NL), len(b))
-    if ncols == 1:
-        return line_ends
-    tabs = np.flatnonzero(b == _TAB).reshape(rows, ncols - 1)
-    if not ((tabs[:, -1] < line_ends).all() and (tabs[1:, 0] > line_ends[:-1]).all()):
+    """Byte offset just past each field, row-major; None when a line does not hold exactly ncols fields.
+
+    TAB (9) and newline (10) are the only bytes below 11 here, so one scan finds every field end in order; the
+    counts were checked by the caller, so newlines exactly at every ncols-th end mean every line is complete.
+    """
+    ends = np.append(np.flatnonzero(b < 11), len(b))
+    if len(ends) != rows * ncols:
         return None
-    ends = np.empty((rows, ncols), dtype=np.int64)
-    ends[:, :-1] = tabs
-    ends[:, -1] = line_ends
-    return ends.ravel()
+    if ncols > 1 and rows > 1 and not (b[ends[ncols - 1:-1:ncols]] == _NL).all():
+        return None
+    return ends
 
 
 def _decimals(text: bytes, b: np.ndarray, ends: np.ndarray):
-    """Digits after the point per field; None when no field has a point; False when some fields have one and
-    others not, or a field has two (the slow path handles those)."""
+    """Digits after the point per field (an int when all agree); None when no field has a point; False when some
+    fields have one and others not, or a field has two (the slow path handles those)."""
     ndots = text.count(b".")
     if ndots == 0:
         return None
     if ndots != len(ends):
         return False
+    # Usual case, one width everywhere: the point sits at the same distance from every field end, inside its own
+    # field (every field longer than the decimals); with as many points as fields, that accounts for all of them.
+    first = int(ends[0]) - text.find(b".") - 1
+    if (0 <= first <= _MAX_DECIMALS and (b[ends - first - 1] == _DOT).all()
+            and (np.diff(ends) > first + 1).all()):
+        return first
     dots = np.flatnonzero(b == _DOT)
     decimals = ends - dots - 1
     # One point per field: every point lies before its field's end and after the previous field's end.

@@ -29,7 +29,9 @@ class Sequence:
         self.target_visible = None if target_visible is None else np.asarray(target_visible, dtype=bool)
         self.object_class = object_class
         self.frame_loader = frame_loader
-        self.init_data = init_data if init_data is not None else {0: {"bbox": [float(v) for v in self.ground_truth_rect[0]]}}
+        if init_data is None:
+            init_data = {0: {"bbox": [float(v) for v in self.ground_truth_rect[0]]}}
+        self.init_data = init_data
         self._start_at_first_init_frame()
 
     def _start_at_first_init_frame(self) -> None:

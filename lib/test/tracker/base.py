@@ -13,6 +13,7 @@ per process and shared by the trackers created there (see `load_network`).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +59,10 @@ def load_network(params: TrackerParams) -> nn.Module:
     The last network built is kept per process, so a test worker builds it once and reuses it for every
     sequence (trackers are cheap, stateful objects; the network is neither).
     """
-    key = (params.family.name, params.train_script, params.config_name, params.checkpoint, params.device)
+    config = params.cfg.dump() if params.cfg is not None else ""
+    # The file's modification time makes a checkpoint rewritten in place (a resumed training) load afresh.
+    stamp = os.path.getmtime(params.checkpoint) if params.checkpoint is not None else None
+    key = (params.family.name, params.train_script, config, params.checkpoint, stamp, params.device)
     if key not in _network_cache:
         _network_cache.clear()
         _network_cache[key] = build_network(params)

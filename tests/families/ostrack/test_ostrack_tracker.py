@@ -1,0 +1,102 @@
+"""The OSTrack test-time tracker: Hann-windowed peak, box decoding, mapping back, and a few real frames."""
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from lib.families import get_family
+from lib.families.ostrack.tracker import OSTrackTracker
+from lib.models.heads.center import CenterPredictor
+from lib.test.parameter import TrackerParams
+
+
+def hann(n: int) -> torch.Tensor:
+    k = torch.arange(1, n + 1, dtype=torch.float64)
+    w = 0.5 * (1 - torch.cos(2 * math.pi * k / (n + 1)))
+    return (w[:, None] * w[None, :]).float()
+
+
+class ScriptedNet(nn.Module):
+    """Returns fixed maps on an 8 x 8 grid and records what the tracker feeds it."""
+
+    def __init__(self, score: torch.Tensor, size: torch.Tensor, offset: torch.Tensor):
+        super().__init__()
+        self.box_head = CenterPredictor(inplanes=4, channel=8, feat_sz=8)
+        self.maps = {"score_map": score[None, None], "size_map": size[None], "offset_map": offset[None]}
+        self.calls = []
+
+    def forward(self, template, search, ce_template_mask=None):
+        self.calls.append((template.shape, search.shape, ce_template_mask))
+        return dict(self.maps)
+
+
+def frames(count: int, height: int = 200, width: int = 300) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    images = []
+    for i in range(count):
+        image = rng.integers(0, 80, (height, width, 3), dtype=np.uint8)
+        image[80 + 2 * i:120 + 2 * i, 100 + 3 * i:140 + 3 * i] = (220, 40, 40)
+        images.append(image)
+    return images
+
+
+def test_hann_window_moves_the_peak_and_the_box_maps_back_by_hand():
+    params = TrackerParams.create("ostrack", "tiny", load_weights=False)
+    score = torch.full((8, 8), 0.01)
+    score[0, 0] = 0.9  # the raw maximum, on the border: the window damps it to 0.9 * hann(8)[0, 0] ~ 0.012
+    score[4, 3] = 0.5  # row 4, column 3: 0.5 * ~0.94 after the window
+    assert (hann(8) * score).argmax().item() == 4 * 8 + 3
+    size, offset = torch.full((2, 8, 8), 0.25), torch.full((2, 8, 8), 0.5)
+    net = ScriptedNet(score, size, offset)
+    tracker = OSTrackTracker(params, net=net)
+    image = frames(1)[0]
+    tracker.initialize(image, {"init_bbox": [100, 80, 40, 40]})
+    out = tracker.track(image)
+    # Crop side ceil(sqrt(40 * 40) * 4) = 160 around centre (120, 100), resized to 128: factor 0.8.
+    # Crop box (cx, cy, w, h) = (3.5 / 8, 4.5 / 8, .25, .25) * 128 = (56, 72, 32, 32) px -> frame / 0.8 =
+    # (70, 90, 40, 40) relative to the crop origin (120 - 80, 100 - 80) -> centre (110, 110).
+    assert out["target_bbox"] == pytest.approx([90.0, 90.0, 40.0, 40.0], abs=1e-4)
+    template_shape, search_shape, mask = net.calls[-1]
+    assert template_shape == (1, 3, 64, 64) and search_shape == (1, 3, 128, 128)
+    assert mask.nonzero()[:, 1].tolist() == [5]
+
+
+def test_predicted_box_is_clipped_into_the_frame():
+    params = TrackerParams.create("ostrack", "tiny", load_weights=False)
+    score = torch.zeros(8, 8)
+    score[4, 4] = 1.0
+    size = torch.full((2, 8, 8), 0.99)
+    net = ScriptedNet(score, size, torch.zeros(2, 8, 8))
+    tracker = OSTrackTracker(params, net=net)
+    image = frames(1)[0]
+    tracker.initialize(image, {"init_bbox": [250, 150, 40, 40]})
+    x, y, w, h = tracker.track(image)["target_bbox"]
+    assert x >= 0 and y >= 0 and x + w <= 300 + 1e-6 and y + h <= 200 + 1e-6
+    assert w >= 10 and h >= 10
+
+
+def test_tiny_tracker_runs_a_few_frames():
+    torch.manual_seed(0)
+    params = TrackerParams.create("ostrack", "tiny", load_weights=False)
+    tracker = get_family("ostrack").build_tracker(params)
+    images = frames(4)
+    assert tracker.initialize(images[0], {"init_bbox": [100, 80, 40, 40]}) is None
+    for image in images[1:]:
+        box = tracker.track(image)["target_bbox"]
+        assert len(box) == 4 and all(math.isfinite(v) for v in box)
+        assert 0 <= box[0] <= 300 - 10 and 0 <= box[1] <= 200 - 10 and box[2] >= 10 and box[3] >= 10
+
+
+def test_windowed_box_of_the_real_network_equals_the_reference(tiny_net, reference):
+    params = TrackerParams.create("ostrack", "tiny", load_weights=False)
+    tracker = OSTrackTracker(params, net=tiny_net)
+    torch.manual_seed(2)
+    z, x = torch.randn(1, 3, 64, 64), torch.randn(1, 3, 128, 128)
+    with torch.no_grad():
+        out = tiny_net(z, x, ce_template_mask=None)
+        box, extras = tracker.decode_box(out, None)
+    expected = reference.box((hann(8) * out["score_map"][0, 0]), out["size_map"][0], out["offset_map"][0])
+    torch.testing.assert_close(box, expected)
+    assert extras == {}
