@@ -38,6 +38,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="ground-truth validity: w,h > 0 (STARK/OSTrack, default) or all four > 0 (pytracking)")
     parser.add_argument("--exclude_invalid", action="store_true",
                         help="leave invalid/absent frames out of the denominators")
+    parser.add_argument("--got10k_sequence_mean", action="store_true",
+                        help="GOT-10k AO/SR as the mean over sequences (default: pooled over frames, as the got10k "
+                             "toolkit reports them)")
     parser.add_argument("--force", action="store_true", help="ignore the score cache and redraw the plots")
     parser.add_argument("--no_plots", action="store_true", help="tables only")
     return parser.parse_args(argv)
@@ -56,7 +59,11 @@ def _select(dataset, names):
 def main(argv=None, dataset_loader=None) -> int:
     """`dataset_loader(name)` returns the sequences (default: lib.test.evaluation.get_dataset)."""
     args = parse_args(argv)
-    trackers = [TrackerSpec.parse(t, args.runs) for t in args.tracker]
+    try:
+        trackers = [TrackerSpec.parse(t, args.runs) for t in args.tracker]
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if args.results_dir and args.plot_dir:
         results_path, plot_root = args.results_dir, args.plot_dir
     else:
@@ -80,10 +87,10 @@ def main(argv=None, dataset_loader=None) -> int:
     except (MissingResultsError, InvalidResultsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    evaluation.got10k_frame_weighted = not args.got10k_sequence_mean
     print(format_table(evaluation, report_name))
     out_dir = os.path.join(plot_root, report_name)
-    written = write_report(evaluation, out_dir, report_name, plots=not args.no_plots,
-                           force=args.force)
+    written = write_report(evaluation, out_dir, report_name, plots=not args.no_plots, force=args.force)
     print(f"report written to {out_dir} ({', '.join(sorted(os.path.basename(p) for p in written.values()))})")
     return 0
 

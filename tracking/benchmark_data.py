@@ -3,26 +3,28 @@
     python tracking/benchmark_data.py                      # synthetic GOT-10k folder, 640x360 JPEGs
     python tracking/benchmark_data.py --got10k_dir data/got10k/train --workers 2 4
 
-Two settings are timed: STARK-S (template 128 / search 320, factors 2 / 5, jitter 4.5 / 0.5, padding checks)
-and OSTrack-256 (128 / 256, factors 2 / 4, jitter 3 / 0.25, Gaussian heat map at stride 16); causal sampling,
-one template and one search frame. For each: one process (samples/s by wall clock, and by the process's CPU
-time, which is less disturbed by other jobs on a shared machine), then a DataLoader with N workers and batches
-collated as the trainer receives them. JPEG decoding alone is timed on the same frames for reference.
+The folder is read with the project's GOT-10k reader (every sequence of list.txt). Two settings are timed:
+STARK-S (template 128 / search 320, factors 2 / 5, jitter 4.5 / 0.5, padding checks) and OSTrack-256
+(128 / 256, factors 2 / 4, jitter 3 / 0.25, Gaussian heat map at stride 16); causal sampling, one template and
+one search frame. For each: one process (samples/s by wall clock, and by the process's CPU time, which is less
+disturbed by other jobs on a shared machine), then a DataLoader with N workers and batches collated as the
+trainer receives them. JPEG decoding alone is timed on the same frames for reference.
 """
 import _init_paths  # noqa: F401  (puts the repository root on sys.path)
 
 import argparse
+import glob
 import os
 import sys
 import tempfile
 import time
 
-import numpy as np
 import torch
 
 from lib.train.data.loader import EpochIndexSampler, TrackingLoader, build_transforms
 from lib.train.data.processing import TrackingProcessing
 from lib.train.data.sampler import TrackingSampler
+from lib.train.dataset.got10k import Got10k
 from lib.utils.image_io import imread_rgb
 
 SETTINGS = {
@@ -32,48 +34,6 @@ SETTINGS = {
                    "scale_jitter": (0.0, 0.25), "processing": {"heatmap_stride": 16}},
 }
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
-
-
-class Got10kFolder:
-    """Minimal GOT-10k training-folder reader (BaseVideoDataset API), annotations parsed once."""
-
-    def __init__(self, root: str):
-        with open(os.path.join(root, "list.txt"), encoding="utf-8") as f:
-            self.names = [line.strip() for line in f if line.strip()]
-        if not self.names:
-            raise ValueError(f"{root}/list.txt lists no sequences")
-        self.root = root
-        self.info = [self._read(name) for name in self.names]
-
-    def _read(self, name: str) -> dict:
-        folder = os.path.join(self.root, name)
-        boxes = torch.tensor(np.loadtxt(os.path.join(folder, "groundtruth.txt"), delimiter=",", ndmin=2),
-                             dtype=torch.float32)
-        absent = np.loadtxt(os.path.join(folder, "absence.label"), dtype=np.int64, ndmin=1)
-        cover = np.loadtxt(os.path.join(folder, "cover.label"), dtype=np.int64, ndmin=1)
-        valid = (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
-        visible = torch.from_numpy((absent == 0) & (cover > 0)) & valid
-        return {"bbox": boxes, "valid": valid, "visible": visible}
-
-    def get_name(self) -> str:
-        return "got10k_folder"
-
-    def is_video_sequence(self) -> bool:
-        return True
-
-    def get_num_sequences(self) -> int:
-        return len(self.names)
-
-    def get_sequence_info(self, seq_id: int) -> dict:
-        return self.info[seq_id]
-
-    def frame_path(self, seq_id: int, frame_id: int) -> str:
-        return os.path.join(self.root, self.names[seq_id], f"{frame_id + 1:08d}.jpg")
-
-    def get_frames(self, seq_id: int, frame_ids: list, anno: dict | None = None):
-        anno = self.info[seq_id] if anno is None else anno
-        frames = [imread_rgb(self.frame_path(seq_id, i)) for i in frame_ids]
-        return frames, {k: [v[i] for i in frame_ids] for k, v in anno.items()}, {"object_class_name": None}
 
 
 def make_sampler(dataset, setting: dict, samples: int, seed: int) -> TrackingSampler:
@@ -107,9 +67,8 @@ def time_workers(sampler: TrackingSampler, workers: int, batch_size: int, batche
     return count * batch_size / (time.perf_counter() - start)
 
 
-def time_decode(dataset: Got10kFolder, frames: int) -> float:
-    paths = [dataset.frame_path(s, i) for s in range(dataset.get_num_sequences())
-             for i in range(len(dataset.info[s]["bbox"]))][:frames]
+def time_decode(root: str, frames: int) -> float:
+    paths = sorted(glob.glob(os.path.join(root, "*", "*.jpg")))[:frames]
     imread_rgb(paths[0])
     start = time.process_time()
     for path in paths:
@@ -132,9 +91,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace, root: str) -> None:
     torch.set_num_threads(1)
-    dataset = Got10kFolder(root)
-    print(f"data: {root} ({dataset.get_num_sequences()} sequences); torch threads 1")
-    print(f"JPEG decode alone: {time_decode(dataset, 200):.0f} frames/s (CPU time)")
+    dataset = Got10k(root, imread_rgb)
+    print(f"data: {root} ({dataset.get_num_sequences()} sequences, lib.train.dataset.got10k reader); "
+          f"torch threads 1")
+    print(f"JPEG decode alone: {time_decode(root, 200):.0f} frames/s (CPU time)")
     for name in args.settings:
         sampler = make_sampler(dataset, SETTINGS[name], args.samples, args.seed)
         wall_rate, cpu_rate = time_single(sampler, args.samples)

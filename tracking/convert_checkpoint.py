@@ -1,7 +1,7 @@
 """Convert an official checkpoint into a clean weights-only file that loads with torch.load(weights_only=True).
 
-    python tracking/convert_checkpoint.py --script stark_st2 --input STARKST_ep0050.pth.tar \
-        --output checkpoints/train/stark_st2/baseline/STARKST_ep0050.pth.tar --config baseline
+    python tracking/convert_checkpoint.py --script SCRIPT --input OFFICIAL.pth.tar \
+        --output checkpoints/train/SCRIPT/CONFIG/<Prefix>_epNNNN.pth.tar --config CONFIG
 
 Official training code pickled whole objects (settings, stats, EasyDicts) next to the weights, so those files need
 a full unpickler. This one never imports or calls anything outside a short list of tensor-rebuilding functions and
@@ -57,7 +57,7 @@ class Placeholder:
 
     qualified_name = "?"
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> "Placeholder":
+    def __new__(cls, *args: Any, **kwargs: Any) -> Placeholder:
         obj = super().__new__(cls)
         obj.__dict__.update(args=args, kwargs=kwargs, state=None, items={}, elements=[])
         return obj
@@ -112,7 +112,10 @@ def safe_load(path: str) -> tuple[Any, list[str]]:
 
 def extract_state_dict(obj: Any, path: str) -> dict[str, torch.Tensor]:
     """The `net` state dict of a loaded checkpoint (or the object itself when it is a bare state dict)."""
-    state = obj.get("net", obj) if isinstance(obj, dict) else None
+    state = None
+    if isinstance(obj, dict):
+        is_bare = bool(obj) and all(isinstance(v, torch.Tensor) for v in obj.values())
+        state = obj["net"] if "net" in obj else obj if is_bare else None
     if not isinstance(state, dict) or not state:
         keys = ", ".join(map(str, obj)) if isinstance(obj, dict) else type(obj).__name__
         raise ValueError(f"{path}: no 'net' state dict found (top level: {keys})")

@@ -62,13 +62,13 @@ def main(argv=None) -> int:
     print(f"quickstart in {out}; the tools below read their paths from\n"
           f"  export TRACKZOO_DATA_DIR={data_dir} TRACKZOO_SAVE_DIR={out} TRACKZOO_WORKSPACE_DIR={out}")
     start = time.perf_counter()
-    common = ["--num_frames", "--width", str(size["width"]), "--height", str(size["height"])]
+    image = ["--width", str(size["width"]), "--height", str(size["height"])]
     run_step("generate the training split (GOT-10k format)", tool(
         "make_synthetic_data.py", "--data_dir", data_dir, "--benchmarks", "got10k", "--seed", str(args.seed),
-        "--num_sequences", str(size["train_seqs"]), common[0], str(size["train_frames"]), *common[1:]), env)
-    run_step("generate the held-out test split (LaSOT format, other seed)", tool(
+        "--num_sequences", str(size["train_seqs"]), "--num_frames", str(size["train_frames"]), *image), env)
+    run_step("generate the held-out test split (LaSOT format, another seed)", tool(
         "make_synthetic_data.py", "--data_dir", data_dir, "--benchmarks", "lasot", "--seed", str(args.seed + 1000),
-        "--num_sequences", str(size["test_seqs"]), common[0], str(size["test_frames"]), *common[1:]), env)
+        "--num_sequences", str(size["test_seqs"]), "--num_frames", str(size["test_frames"]), *image), env)
     run_step("train", tool(
         "train.py", "--script", SCRIPT, "--config", CONFIG, "--mode", "single", "--save_dir", out,
         "--device", args.device, "--seed", str(args.seed), "--opts", "TRAIN.EPOCH", str(size["epochs"]),
@@ -76,10 +76,10 @@ def main(argv=None) -> int:
     for script, config, _ in TRACKERS:
         extra = ["--opts", "TEST.EPOCH", str(size["epochs"])] if script == SCRIPT else []
         run_step(f"test {script} {config}", tool(
-            "test.py", script, config, "--dataset", "lasot", "--threads", str(args.threads),
+            "test.py", script, config, "--dataset", "lasot", "--only_present", "--threads", str(args.threads),
             "--device", args.device, *extra), env)
     specs = [f"--tracker={s}:{c}:{d}" for s, c, d in TRACKERS]
-    run_step("score and plot", tool("analysis_results.py", "--dataset", "lasot", *specs), env)
+    run_step("score and plot", tool("analysis_results.py", "--dataset", "lasot", "--only_present", *specs), env)
     print(f"\nquickstart finished in {time.perf_counter() - start:.0f} s; plots and tables under "
           f"{os.path.join(out, 'test', 'result_plots')}")
     return 0

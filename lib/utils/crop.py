@@ -23,8 +23,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-__all__ = ["crop_side", "crop_origin", "crop_resize", "sample_target", "box_in_crop", "transform_image_to_crop", "map_box_back",
-           "clip_box"]
+__all__ = ["crop_side", "crop_origin", "crop_resize", "sample_target", "box_in_crop", "transform_image_to_crop",
+           "map_box_back", "clip_box"]
 
 
 def crop_side(w: float, h: float, factor: float) -> int:
@@ -65,7 +65,7 @@ def _window(image: np.ndarray, x1: int, y1: int, side: int, mirrored: bool) -> t
         return None, 0, 0
     if mirrored:
         # View column v is frame column W-1-v.
-        part = cv2.flip(np.ascontiguousarray(image[ya:yb, width - xb:width - xa]), 1)
+        part = cv2.flip(image[ya:yb, width - xb:width - xa], 1)
     else:
         part = image[ya:yb, xa:xb]
     return part, xa - x1, ya - y1

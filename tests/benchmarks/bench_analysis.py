@@ -1,7 +1,7 @@
 """Time `tracking/analysis_results.py` end to end on a LaSOT-size result set (280 sequences x 2,500 frames, two
 trackers, five zero-size boxes per sequence), interpreter start-up included.
 
-    python tests/benchmarks/bench_analysis.py [--frames 2500] [--keep DIR]
+    .venv/bin/python -m tests.benchmarks.bench_analysis [--frames 2500] [--repeat 3] [--keep DIR]
 
 Writes a LaSOT-layout ground truth (the 280 official test names, no images but the first/last frame files the
 reader checks) and runner-format results (TAB, %.4f boxes, %.6f times) into a temporary folder, then runs the
@@ -18,10 +18,9 @@ import time
 
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, REPO)  # benchmark script run by path; the project's modules are imported from the checkout
+from lib.test.evaluation.benchmark_tables import lasot_test_names
 
-from lib.test.evaluation.benchmark_tables import lasot_test_names  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _write_rows(path: str, rows: np.ndarray, fmt: str, delimiter: str) -> None:
@@ -84,6 +83,39 @@ def run_cli(root: str, plot_dir: str, plots: bool) -> tuple[float, float, str]:
     return wall, cpu, done.stdout
 
 
+def dataset_load_time(root: str) -> tuple[float, float]:
+    """(wall, cpu) seconds of get_dataset('lasot') alone in a fresh interpreter, imports included: a part of every
+    run below that belongs to the dataset reader, not to the analysis."""
+    code = ("import time; t = time.perf_counter(); c = time.process_time(); "
+            "from lib.test.evaluation import get_dataset; get_dataset('lasot'); "
+            "print(time.perf_counter() - t, time.process_time() - c)")
+    env = dict(os.environ, TRACKZOO_LASOT_PATH=os.path.join(root, "lasot"))
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                          check=True)
+    wall, cpu = map(float, done.stdout.split())
+    return wall, cpu
+
+
+def analysis_alone(root: str, plot_dir: str) -> tuple[float, float]:
+    """(wall, cpu) of the command's main() with the dataset already loaded in the same fresh interpreter: the
+    analysis' own share (cold: no cache in plot_dir), tables only."""
+    script = os.path.join(REPO, "tracking", "analysis_results.py")
+    argv = ["--dataset", "lasot", "--tracker", "bench:baseline", "--tracker", "bench:other", "--no_plots",
+            "--results_dir", os.path.join(root, "results"), "--plot_dir", plot_dir]
+    code = (f"import runpy, sys, time, io, contextlib; "
+            f"from lib.test.evaluation import get_dataset; seqs = get_dataset('lasot'); "
+            f"main = runpy.run_path({script!r})['main']; t = time.perf_counter(); c = time.process_time()\n"
+            f"with contextlib.redirect_stdout(io.StringIO()):\n    main({argv!r}, dataset_loader=lambda n: seqs)\n"
+            f"print(time.perf_counter() - t, time.process_time() - c)")
+    # the script's folder first on the path, as when it runs by path; the checkout for `lib`
+    env = dict(os.environ, TRACKZOO_LASOT_PATH=os.path.join(root, "lasot"),
+               PYTHONPATH=os.pathsep.join([os.path.dirname(script), REPO]))
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                          check=True)
+    wall, cpu = map(float, done.stdout.split())
+    return wall, cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=2500)
@@ -97,6 +129,8 @@ def main() -> None:
         gts = make_dataset(root, args.frames, rng)
         make_results(root, gts, rng)
         print(f"generated 280 sequences x {args.frames} frames, 2 trackers in {time.perf_counter() - t:.1f} s")
+        data_wall, data_cpu = dataset_load_time(root)
+        print(f"get_dataset('lasot') alone: wall {data_wall:.2f} s   cpu {data_cpu:.2f} s (included in every run)")
         cases = (("cold, tables only", False, True), ("warm, tables only", False, False),
                  ("cold, tables + plots", True, True), ("warm, tables + plots", True, False))
         output = ""
@@ -109,8 +143,12 @@ def main() -> None:
                 wall, cpu, output = run_cli(root, plot_dir, plots)
                 walls.append(wall)
                 cpus.append(cpu)
-            print(f"{label:24s} wall {np.median(walls):5.2f} s   cpu {np.median(cpus):5.2f} s   "
-                  f"(runs: {', '.join(f'{w:.2f}' for w in walls)})")
+            print(f"{label:22s} wall {np.median(walls):5.2f} s   cpu {np.median(cpus):5.2f} s   "
+                  f"cpu without get_dataset {np.median(cpus) - data_cpu:5.2f} s   "
+                  f"(wall per run: {', '.join(f'{w:.2f}' for w in walls)})")
+        for k, label in enumerate(("cold", "warm")):
+            wall, cpu = analysis_alone(root, os.path.join(root, "plots_alone"))
+            print(f"analysis alone ({label}, dataset preloaded, tables only): wall {wall:.2f} s   cpu {cpu:.2f} s")
         print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; pytracking reference: 3.3 s cold")
         print(output.strip().splitlines()[0])
         print("\n".join(output.strip().splitlines()[2:4]))

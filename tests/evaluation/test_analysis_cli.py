@@ -4,6 +4,7 @@ import csv
 import importlib.util
 import os
 import shutil
+import subprocess
 import sys
 from types import SimpleNamespace
 
@@ -17,15 +18,14 @@ from lib.test.analysis.results import TrackerSpec
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def load_cli():
+@pytest.fixture
+def cli(monkeypatch):
+    """tracking/analysis_results.py as a module, its folder importable as when the script runs by path."""
+    monkeypatch.syspath_prepend(os.path.join(REPO, "tracking"))
     spec = importlib.util.spec_from_file_location("analysis_results_cli",
                                                   os.path.join(REPO, "tracking", "analysis_results.py"))
     module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, os.path.join(REPO, "tracking"))  # the script's own folder, as when run by path
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(os.path.join(REPO, "tracking"))
+    spec.loader.exec_module(module)
     return module
 
 
@@ -52,15 +52,14 @@ def synthetic(tmp_path):
     return SimpleNamespace(seqs=seqs, results=str(results), plots=str(tmp_path / "plots"))
 
 
-def run_cli(synthetic, *extra):
-    cli = load_cli()
+def run_cli(cli, synthetic, *extra):
     argv = ["--dataset", "lasot", "--tracker", "trk:bad:Bad Tracker", "--tracker", "trk:good:Good",
             "--results_dir", synthetic.results, "--plot_dir", synthetic.plots, *extra]
     return cli.main(argv, dataset_loader=lambda name: synthetic.seqs)
 
 
-def test_cli_writes_table_csv_latex_and_plots(synthetic, capsys):
-    assert run_cli(synthetic) == 0
+def test_cli_writes_table_csv_latex_and_plots(cli, synthetic, capsys):
+    assert run_cli(cli, synthetic) == 0
     out = capsys.readouterr().out
     for column in ("AUC", "OP50", "OP75", "Precision", "Norm Precision", "FPS"):
         assert column in out
@@ -85,8 +84,8 @@ def test_cli_writes_table_csv_latex_and_plots(synthetic, capsys):
     assert os.path.isfile(os.path.join(synthetic.plots, "cache", "lasot", "trk__good.npz"))
 
 
-def test_cli_numbers_match_library(synthetic, capsys):
-    assert run_cli(synthetic, "--no_plots", "--legacy") == 0
+def test_cli_numbers_match_library(cli, synthetic, capsys):
+    assert run_cli(cli, synthetic, "--no_plots", "--legacy") == 0
     rows = list(csv.DictReader(open(os.path.join(synthetic.plots, "lasot", "results.csv"))))
     ev = evaluate([TrackerSpec("trk", "good")], synthetic.seqs, synthetic.results, ScoringRules(legacy=True))
     assert float(rows[1]["AUC"]) == pytest.approx(ev.scores()[0]["AUC"], abs=1e-4)
@@ -105,21 +104,20 @@ def test_legend_is_name_and_score_ordered_by_score(synthetic):
                                                                                           "a [1.0]"]
 
 
-def test_cli_missing_results_names_tracker_and_sequences(synthetic, capsys):
+def test_cli_missing_results_names_tracker_and_sequences(cli, synthetic, capsys):
     os.remove(os.path.join(synthetic.results, "trk", "good", "lasot", "cls-2.txt"))
-    assert run_cli(synthetic) == 1
+    assert run_cli(cli, synthetic) == 1
     err = capsys.readouterr().err
     assert "'Good'" in err and "cls-2" in err and "cls-1," not in err and "--skip_missing" in err
-    assert run_cli(synthetic, "--skip_missing", "--no_plots") == 0
+    assert run_cli(cli, synthetic, "--skip_missing", "--no_plots") == 0
     assert "Reporting results over 2 / 3 sequences" in capsys.readouterr().out
 
 
-def test_cli_runs_and_sequence_selection(synthetic, capsys):
+def test_cli_runs_and_sequence_selection(cli, synthetic, capsys):
     for run in (0, 1):
         src = os.path.join(synthetic.results, "trk", "good")
         dst = os.path.join(synthetic.results, "trk", f"good_{run:03d}")
         shutil.copytree(src, dst)
-    cli = load_cli()
     rc = cli.main(["--dataset", "lasot", "--tracker", "trk:good", "--runs", "0", "1", "--sequences", "cls-1",
                    "--results_dir", synthetic.results, "--plot_dir", synthetic.plots, "--no_plots"],
                   dataset_loader=lambda name: synthetic.seqs)
@@ -130,3 +128,48 @@ def test_cli_runs_and_sequence_selection(synthetic, capsys):
                   "--results_dir", synthetic.results, "--plot_dir", synthetic.plots],
                  dataset_loader=lambda name: synthetic.seqs)
 
+
+
+def _auc_of_offset_by_one(gt: np.ndarray, absent_last: bool) -> float:
+    """Hand formula: a prediction [x+1, y+1, w+1, h+1] overlaps the GT by (w-1)(h-1) pixels; frame 0 scores 1."""
+    ious = [1.0]
+    for x, y, w, h in gt[1:-1 if absent_last else None]:
+        inter = (w - 1) * (h - 1)
+        ious.append(inter / ((w + 1) * (h + 1) + w * h - inter))
+    thresholds = [k / 20 for k in range(21)]
+    return sum(sum(i > t for i in ious) / len(gt) for t in thresholds) / 21
+
+
+def test_cli_by_path_with_get_dataset(tmp_path):
+    """The real entry point in a fresh interpreter: get_dataset on a partial LaSOT copy, TRACKZOO_* paths, and
+    no torch import on the way (start-up time)."""
+    rng = np.random.default_rng(2)
+    expected = []
+    for name in ("airplane-1", "airplane-9"):
+        folder = tmp_path / "lasot" / "airplane" / name
+        (folder / "img").mkdir(parents=True)
+        gt = np.column_stack([rng.integers(50, 100, (12, 2)), rng.integers(20, 40, (12, 2))])
+        np.savetxt(folder / "groundtruth.txt", gt, fmt="%d", delimiter=",")
+        (folder / "full_occlusion.txt").write_text(",".join(["0"] * 12) + "\n")
+        (folder / "out_of_view.txt").write_text(",".join(["0"] * 11 + ["1"]) + "\n")  # last frame absent
+        (folder / "nlp.txt").write_text("a plane\n")
+        for k in (1, 12):
+            (folder / "img" / f"{k:08d}.jpg").write_bytes(b"")
+        results = tmp_path / "save" / "test" / "tracking_results" / "trk" / "cfg" / "lasot"
+        results.mkdir(parents=True, exist_ok=True)
+        np.savetxt(results / f"{name}.txt", gt + 1, fmt="%d", delimiter="\t")
+        expected.append(_auc_of_offset_by_one(gt.astype(float), absent_last=True))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKZOO_")}
+    env.update(TRACKZOO_LASOT_PATH=str(tmp_path / "lasot"), TRACKZOO_SAVE_DIR=str(tmp_path / "save"))
+    script = os.path.join(REPO, "tracking", "analysis_results.py")
+    env["PYTHONPATH"] = os.path.dirname(script)  # the script's folder, as when it runs by path
+    code = (f"import runpy, sys; sys.argv = [{script!r}, '--dataset', 'lasot', '--only_present', '--tracker', "
+            f"'trk:cfg:Mine', '--no_plots']\n"
+            f"try:\n    runpy.run_path({script!r}, run_name='__main__')\nexcept SystemExit as e:\n"
+            f"    assert not e.code, e.code\nassert 'torch' not in sys.modules, 'torch was imported'")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "Reporting results over 2 / 2 sequences" in done.stdout and "| Mine" in done.stdout
+    rows = list(csv.DictReader(open(tmp_path / "save" / "test" / "result_plots" / "lasot" / "results.csv")))
+    assert rows[0]["Tracker"] == "Mine"
+    assert float(rows[0]["AUC"]) == pytest.approx(100 * np.mean(expected), abs=1e-4)

@@ -219,3 +219,16 @@ def test_points_in_the_wrong_places_are_not_misread(text):
     except ValueError:
         return
     np.testing.assert_array_equal(arr, np.loadtxt([text.decode()], delimiter="\t", ndmin=2))
+
+
+def test_got10k_frame_weighted_or_sequence_mean(tmp_path):
+    short = seq("GOT-10k_Val_000001", n=3, dataset="got10k")
+    long = seq("GOT-10k_Val_000002", n=5, dataset="got10k")
+    short.ground_truth_rect = np.array([[0, 0, 10, 10]] * 3, dtype=float)
+    long.ground_truth_rect = np.array([[0, 0, 10, 10]] * 5, dtype=float)
+    write_result(str(tmp_path), "trk", "cfg", short, np.array([[9, 9, 1, 1], [0, 0, 10, 10], [0, 0, 10, 10]]))
+    write_result(str(tmp_path), "trk", "cfg", long, np.array([[9, 9, 1, 1]] + [[50, 50, 10, 10]] * 4))
+    ev = evaluate([TrackerSpec("trk", "cfg")], [short, long], str(tmp_path))
+    assert ev.scores()[0]["AO"] == pytest.approx(100 * 2 / 6)  # frames 1..: IoUs 1, 1 | 0, 0, 0, 0 pooled
+    ev.got10k_frame_weighted = False
+    assert ev.scores()[0]["AO"] == pytest.approx(100 * (1 + 0) / 2)

@@ -108,14 +108,12 @@ def test_missing_results_folder_is_a_clear_error(tmp_path, capsys):
     assert "no results folder" in capsys.readouterr().err
 
 
-def test_scripts_run_by_path(tmp_path):
-    if not os.path.isfile(os.path.join(REPO, "lib", "test", "utils", "_init_paths.py")):
-        pytest.skip("lib/test/utils/_init_paths.py (the bootstrap the packing scripts import) is not there yet")
-    make_results(str(tmp_path), "got10k", ["GOT-10k_Test_000001"])
-    for script in ("transform_got10k.py", "transform_trackingnet.py"):
-        tag = "got10k" if "got10k" in script else "trackingnet"
-        if tag == "trackingnet":
-            make_results(str(tmp_path), tag, ["abc_0"])
-        subprocess.run([sys.executable, os.path.join(REPO, "lib", "test", "utils", script), "--tracker_name", "trk",
-                        "--cfg_name", "cfg", "--results_dir", str(tmp_path)], check=True, cwd=str(tmp_path))
-        assert zipfile.is_zipfile(tmp_path / "trk" / "cfg" / f"{tag}_submit.zip")
+@pytest.mark.parametrize("tag", ["got10k", "trackingnet"])
+def test_scripts_run_by_path(tmp_path, tag):
+    folder, _ = make_results(str(tmp_path), tag, ["seq_0001"])
+    before = snapshot(folder)
+    subprocess.run([sys.executable, os.path.join(REPO, "lib", "test", "utils", f"transform_{tag}.py"),
+                    "--tracker_name", "trk", "--cfg_name", "cfg", "--results_dir", str(tmp_path)],
+                   check=True, cwd=str(tmp_path), capture_output=True)
+    assert zipfile.is_zipfile(tmp_path / "trk" / "cfg" / f"{tag}_submit.zip")
+    assert snapshot(folder) == before

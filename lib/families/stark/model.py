@@ -96,10 +96,9 @@ class STARKST(STARKS):
         return self.cls_head(hs)[-1]
 
 
-def _choice(value: str, valid: tuple[str, ...], key: str) -> str:
+def _choice(value: str, valid: tuple[str, ...], key: str) -> None:
     if value not in valid:
         raise ConfigError(f"{key} = {value!r} is not supported; valid: {', '.join(valid)}")
-    return value
 
 
 def _backbone_trainable(cfg: CfgNode, kept: tuple[str, ...]) -> tuple[str, ...]:
@@ -197,9 +196,9 @@ def dummy_inputs(cfg: CfgNode, device: str | torch.device):
         templates = [model.forward_backbone(*crop(cfg.TEST.TEMPLATE_SIZE)) for _ in range(cfg.DATA.TEMPLATE.NUMBER)]
         search, search_mask = crop(cfg.TEST.SEARCH_SIZE)
         seq_dict = merge_tokens(templates + [model.forward_backbone(search, search_mask)])
-        run_cls_head = isinstance(model, STARKST)
+        heads = (True, isinstance(model, STARKST))  # run_box_head, run_cls_head
         return [ProfileStep("backbone (search)", model, args=(search, search_mask, None, "backbone")),
-                ProfileStep("transformer + heads", model, args=(None, None, seq_dict, "transformer", True, run_cls_head),
+                ProfileStep("transformer + heads", model, args=(None, None, seq_dict, "transformer", *heads),
                             thop_rules={nn.MultiheadAttention: attention_macs})]
 
     return steps

@@ -24,6 +24,10 @@ class STARKSTracker(NetworkTracker):
     run_cls_head = False
 
     def __init__(self, params: TrackerParams, net: torch.nn.Module | None = None):
+        if params.search_size != params.cfg.DATA.SEARCH.SIZE:
+            # The corner head's grid is fixed by the training search size.
+            raise ValueError(f"TEST.SEARCH_SIZE ({params.search_size}) must equal DATA.SEARCH.SIZE "
+                             f"({params.cfg.DATA.SEARCH.SIZE}) for {params.tracker_name}")
         super().__init__(params, net)
         self.templates: list[TokenDict] = []
 

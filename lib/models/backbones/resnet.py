@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -30,6 +30,10 @@ _RESNETS: dict[str, tuple[Callable[..., tvm.ResNet], tvm.WeightsEnum, tuple[str,
 }
 
 
+# Variants built from BasicBlocks (expansion 1, no dilation support in torchvision); the others use Bottlenecks.
+_BASIC_BLOCK = frozenset({"resnet18", "resnet34"})
+
+
 def resnet_names() -> list[str]:
     return sorted(_RESNETS)
 
@@ -49,13 +53,17 @@ def imagenet_state_dict(name: str, search_dir: str | None = None) -> dict[str, t
         path = os.path.join(search_dir, file_name)
         if os.path.isfile(path):
             return torch.load(path, map_location="cpu", weights_only=True)
-    return weights.get_state_dict(progress=True)
+    try:
+        return weights.get_state_dict(progress=True)
+    except Exception as e:  # typically no network: say where a local copy would be found
+        raise FileNotFoundError(f"ImageNet weights of {name}: none of {', '.join(file_names)} in {search_dir}, and "
+                                f"the download failed ({type(e).__name__}: {e})") from e
 
 
 def stage_channels(name: str, stage: str) -> int:
     """Output channels of `stage` (torchvision widths: 64 * 2^i per stage, x4 for bottleneck blocks)."""
     _lookup(name)
-    expansion = 1 if name in ("resnet18", "resnet34") else 4
+    expansion = 1 if name in _BASIC_BLOCK else 4
     return 64 * 2 ** STAGES.index(stage) * expansion
 
 
@@ -92,7 +100,7 @@ class ResNetBackbone(nn.Module):
             raise ValueError(f"last_layer must be one of {', '.join(STAGES)}, got '{last_layer}'")
         if dilation and last_layer == "layer1":
             raise ValueError("layer1 has no stride to replace by dilation")
-        if dilation and stage_channels(name, "layer1") == 64:
+        if dilation and name in _BASIC_BLOCK:
             raise ValueError(f"dilation needs bottleneck blocks (resnet50/101); {name} has basic blocks")
         dilate = [dilation and stage == last_layer for stage in STAGES[1:]]
         resnet = constructor(weights=None, norm_layer=FrozenBatchNorm2d if frozen_bn else nn.BatchNorm2d,

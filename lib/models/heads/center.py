@@ -20,7 +20,8 @@ def conv_bn_relu(in_planes: int, out_planes: int) -> nn.Sequential:
 
 
 def _clamped_sigmoid(x: torch.Tensor) -> torch.Tensor:
-    return x.sigmoid().clamp(min=1e-4, max=1 - 1e-4)
+    # In float32 even under fp16/bf16 autocast: 1 - 1e-4 rounds to 1 there, and the focal loss takes log(1 - p).
+    return x.float().sigmoid().clamp(min=1e-4, max=1 - 1e-4)
 
 
 class CenterPredictor(nn.Module):

@@ -1,5 +1,6 @@
 """Corner head: two conv towers score every cell as the top-left / bottom-right corner; a soft-argmax over each
-score map gives sub-cell corner coordinates (the STARK-lineage `Corner_Predictor`, submodule names kept)."""
+score map gives sub-cell corner coordinates. Submodule names (`conv{1..5}_{tl,br}`) are those of the released
+corner-head checkpoints of the transformer trackers."""
 from __future__ import annotations
 
 import torch
@@ -37,7 +38,7 @@ class CornerPredictor(nn.Module):
     """Input (B, inplanes, feat_sz, feat_sz) -> boxes (B, 4) as (x1, y1, x2, y2) normalised by feat_sz * stride.
 
     Cell (row, col) stands for the point ((col + offset) * stride, (row + offset) * stride) of the input image;
-    `offset` 0 reproduces STARK (cell corners), 0.5 would use cell centres.
+    `offset` 0 is what the released corner-head checkpoints were trained with (cell corners); 0.5 uses cell centres.
     """
 
     def __init__(self, inplanes: int = 64, channel: int = 256, feat_sz: int = 20, stride: int = 16,

@@ -15,7 +15,8 @@ class MLP(nn.Module):
             raise ValueError(f"MLP needs at least one layer, got num_layers={num_layers}")
         self.num_layers = num_layers
         hidden = [hidden_dim] * (num_layers - 1)
-        self.layers = nn.ModuleList(nn.Linear(n, k) for n, k in zip([input_dim] + hidden, hidden + [output_dim]))
+        widths = zip([input_dim] + hidden, hidden + [output_dim], strict=True)
+        self.layers = nn.ModuleList(nn.Linear(n, k) for n, k in widths)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for i, layer in enumerate(self.layers):

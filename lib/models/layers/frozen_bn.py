@@ -1,4 +1,4 @@
-"""BatchNorm2d with fixed statistics and affine terms (the DETR / STARK backbone normalisation)."""
+"""BatchNorm2d with fixed statistics and affine terms (the DETR-style backbone normalisation)."""
 from __future__ import annotations
 
 import torch

@@ -1,9 +1,10 @@
 """DETR-style transformer encoder-decoder with positions added to queries and keys in every attention.
 
-Follows the DETR design (Carion et al. 2020, facebookresearch/detr `models/transformer.py`) as used by the STARK
-lineage: sequence-first tensors (L, B, C), `nn.MultiheadAttention` (packed `in_proj_*` keys), post-norm by default,
-no final encoder norm in post-norm mode, a final decoder LayerNorm, decoder input = zeros with the object queries
-as positions, and optional cosine ("divide norm") attention. Submodule names match those checkpoints.
+Follows the DETR design (Carion et al. 2020, facebookresearch/detr `models/transformer.py`) as used by the
+DETR-based trackers: sequence-first tensors (L, B, C), `nn.MultiheadAttention` (packed `in_proj_*` keys),
+post-norm by default, no final encoder norm in post-norm mode, a final decoder LayerNorm, decoder input = zeros
+with the object queries as positions, and optional cosine ("divide norm") attention. Submodule names match those
+checkpoints.
 """
 from __future__ import annotations
 

@@ -27,6 +27,7 @@ __all__ = ["ScoringRules", "RunScores", "Evaluation", "score_sequence", "score_s
 GOT10K_TAG = "got10k"
 _CACHE_VERSION = "1"
 _N_OVERLAP, _N_CENTER = 21, 51
+_RUN_ARRAYS = ("success", "precision", "norm_precision", "ao", "got", "times")  # RunScores' per-sequence arrays
 
 
 @dataclass(frozen=True)
@@ -67,15 +68,13 @@ class RunScores:
             getattr(self, k)[i] = values[k]
 
 
-_RUN_ARRAYS = ("success", "precision", "norm_precision", "ao", "got", "times")
-
 
 def _gt_digest(seq: EvalSequence) -> str:
     h = hashlib.blake2b(digest_size=12)
     h.update(seq.dataset.encode())
-    h.update(np.ascontiguousarray(seq.ground_truth_rect, dtype=np.float64).tobytes())
+    h.update(np.ascontiguousarray(seq.ground_truth_rect, dtype=np.float64))
     if seq.target_visible is not None:
-        h.update(np.asarray(seq.target_visible).astype(bool).tobytes())
+        h.update(np.ascontiguousarray(seq.target_visible, dtype=bool))
     return h.hexdigest()
 
 
@@ -178,14 +177,16 @@ def score_run(tracker: TrackerSpec, run_id: int | None, sequences: list[EvalSequ
         path = result_file(run_dir, seq)
         if path is None:
             raise MissingResultsError(missing_message(tracker, results_path, {run_id: [seq.name]}, seq.dataset, 1))
-        digest = gt_digests[seq.name] if gt_digests else _gt_digest(seq)
-        entry = f"{rules.key()}|{seq.name}"  # entries per rule set, so switching --legacy back and forth is free
-        sig = "|".join((path, _file_signature(path), _file_signature(time_file_for(path)), digest))
-        values = cache.get(entry, sig)
-        if values is None:
-            todo.append((i, seq, path, entry, sig))
-        else:
-            scores.set_row(i, values)
+        entry = sig = ""
+        if cache_path:
+            digest = gt_digests[seq.name] if gt_digests else _gt_digest(seq)
+            entry = f"{rules.key()}|{seq.name}"  # entries per rule set: switching --legacy back and forth is free
+            sig = "|".join((path, _file_signature(path), _file_signature(time_file_for(path)), digest))
+            values = cache.get(entry, sig)
+            if values is not None:
+                scores.set_row(i, values)
+                continue
+        todo.append((i, seq, path, entry, sig))
     if todo:
         rows, seqs, paths, entries, sigs = zip(*todo)
         try:
@@ -214,6 +215,8 @@ class Evaluation:
     got: np.ndarray              # (T, S, 4) pooled over runs
     times: np.ndarray            # (T, 2) [timed frames, seconds]
     skipped: list[str] = field(default_factory=list)
+    # GOT-10k AO/SR pooled over all frames (the got10k toolkit's 'overall') or averaged over sequences.
+    got10k_frame_weighted: bool = True
 
     @property
     def labels(self) -> list[str]:
@@ -237,7 +240,7 @@ class Evaluation:
         for t, (s, p, n) in enumerate(zip(*self.curves())):
             row = summary_scores(s, p, n)
             if self.got.shape[1] and np.isfinite(self.got[t]).all():
-                row.update(got10k_scores(self.got[t], frame_weighted=True))
+                row.update(got10k_scores(self.got[t], frame_weighted=self.got10k_frame_weighted))
             frames, seconds = self.times[t]
             row["FPS"] = frames / seconds if frames > 0 and seconds > 0 else float("nan")
             out.append(row)

@@ -4,7 +4,11 @@
 """
 import sys
 
-import _init_paths  # noqa: F401  (lib/test/utils/_init_paths.py puts the repository root on sys.path)
+if __package__ in (None, ""):  # run by path: the entry-point bootstrap puts the repository root on sys.path
+    import runpy
+    from pathlib import Path
+
+    runpy.run_path(str(Path(__file__).resolve().parents[3] / "tracking" / "_init_paths.py"))
 
 from lib.test.analysis.packing import got10k_main
 

@@ -31,6 +31,7 @@ __all__ = ["TrackingProcessing", "PARTS", "NORMALISATIONS"]
 
 PARTS = ("template", "search")
 NORMALISATIONS = ("out", "out-1")
+_PART_PREFIXES = tuple(f"{part}_" for part in PARTS)
 
 
 def _per_part(name: str, value: Mapping[str, float]) -> dict[str, float]:
@@ -95,8 +96,7 @@ class TrackingProcessing:
         aug = SampleAugment()
         if self.joint_transform is not None:
             self.joint_transform(aug, rng)
-        out = {k: v for k, v in data.items()
-               if not k.startswith(tuple(f"{p}_" for p in PARTS))}
+        out = {k: v for k, v in data.items() if not k.startswith(_PART_PREFIXES)}
         for part in PARTS:
             result = self._process_part(part, data[f"{part}_images"], data[f"{part}_anno"],
                                         data.get(f"{part}_masks"), aug, rng)
@@ -123,15 +123,16 @@ class TrackingProcessing:
         return cx - 0.5 * w_j, cy - 0.5 * h_j, w_j, h_j
 
     def _mostly_padding(self, att: np.ndarray, part: str) -> bool:
+        if not att.any():
+            return False
         if att.all():
             return True
         rows = self._check_rows[part]
-        return bool(att[np.ix_(rows, rows)].all())
+        return bool(att[rows][:, rows].all())
 
-    def _process_part(self, part: str, frames: list, boxes: list, masks: list | None, aug: SampleAugment,
-                      rng: random.Random) -> dict | None:
-        size = self.output_sz[part]
-        norm = size if self.norm_by == "out" else size - 1
+    def _crop_boxes(self, part: str, frames: list, boxes: list, aug: SampleAugment,
+                    rng: random.Random) -> list[tuple] | None:
+        """(ground-truth box, jittered box, crop side) per frame, in the (maybe mirrored) frame; None if unusable."""
         gts = [tuple(float(v) for v in box) for box in boxes]
         if any(not (gt[2] > 0 and gt[3] > 0) for gt in gts):
             return None
@@ -141,27 +142,43 @@ class TrackingProcessing:
         sides = [crop_side(box[2], box[3], self.search_area_factor[part]) for box in jittered]
         if min(sides) < 1:
             return None
-        n = len(frames)
+        return list(zip(gts, jittered, sides))
+
+    def _crop(self, part: str, frame: np.ndarray, mask, gt: tuple, box: tuple, side: int, aug: SampleAugment,
+              rng: random.Random, image_out: np.ndarray) -> CropRecord:
+        """Crop one frame around `box`, run the per-crop transforms and render the image into `image_out`;
+        the returned record holds the final box, att mask and instance mask."""
+        size = self.output_sz[part]
+        norm = size if self.norm_by == "out" else size - 1
+        x1, y1 = crop_origin(box, side)
+        crop, att = crop_resize(frame, x1, y1, side, size, mirrored=aug.mirrored)
+        mask_crop = None
+        if self.with_masks and mask is not None:
+            mask_crop = crop_resize(np.asarray(mask, np.float32), x1, y1, side, size, mirrored=aug.mirrored)[0]
+        crop_box = [v / norm for v in box_in_crop(gt, box, size / side, size)]
+        record = CropRecord(crop, crop_box, att, mask_crop, grayscale=aug.grayscale)
+        self.transform[part](record, rng)
+        record.att, record.mask = render(record, image_out)
+        return record
+
+    def _process_part(self, part: str, frames: list, boxes: list, masks: list | None, aug: SampleAugment,
+                      rng: random.Random) -> dict | None:
+        geometry = self._crop_boxes(part, frames, boxes, aug, rng)
+        if geometry is None:
+            return None
+        n, size = len(frames), self.output_sz[part]
+        masks = masks if masks is not None else [None] * n
         images = np.empty((n, 3, size, size), np.float32)
         att = np.empty((n, size, size), bool)
         anno = np.empty((n, 4), np.float32)
         mask_out = np.zeros((n, size, size), np.float32) if self.with_masks else None
-        for i, (frame, gt, box, side) in enumerate(zip(frames, gts, jittered, sides)):
-            x1, y1 = crop_origin(box, side)
-            crop, att_i = crop_resize(frame, x1, y1, side, size, mirrored=aug.mirrored)
-            mask_i = None
-            if self.with_masks and masks is not None and masks[i] is not None:
-                mask_i = crop_resize(np.asarray(masks[i], np.float32), x1, y1, side, size,
-                                     mirrored=aug.mirrored)[0]
-            crop_box = [v / norm for v in box_in_crop(gt, box, size / side, size)]
-            record = CropRecord(crop, crop_box, att_i, mask_i, grayscale=aug.grayscale)
-            self.transform[part](record, rng)
-            att[i], mask_i = render(record, images[i])
-            if self.reject_padding and self._mostly_padding(att[i], part):
+        for i, (frame, mask, (gt, box, side)) in enumerate(zip(frames, masks, geometry)):
+            record = self._crop(part, frame, mask, gt, box, side, aug, rng, images[i])
+            if self.reject_padding and self._mostly_padding(record.att, part):
                 return None
-            anno[i] = record.bbox
-            if mask_out is not None and mask_i is not None:
-                mask_out[i] = mask_i
+            att[i], anno[i] = record.att, record.bbox
+            if mask_out is not None and record.mask is not None:
+                mask_out[i] = record.mask
         result = {f"{part}_images": torch.from_numpy(images), f"{part}_anno": torch.from_numpy(anno),
                   f"{part}_att": torch.from_numpy(att)}
         if mask_out is not None:

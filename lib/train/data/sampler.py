@@ -104,7 +104,7 @@ class TrackingSampler(torch.utils.data.Dataset):
                              f"valid modes: {', '.join(FRAME_SAMPLE_MODES)}")
         self.datasets = list(datasets)
         self.p_datasets = self._normalise_ratios(p_datasets)
-        self._cumulative_p = self._cumulative()
+        self._cumulative_p = list(itertools.accumulate(self.p_datasets.tolist()))
         self.samples_per_epoch = int(samples_per_epoch)
         self.frame_sample_mode = frame_sample_mode
         self.max_gap = self._check_gap(max_gap)
@@ -135,9 +135,6 @@ class TrackingSampler(torch.utils.data.Dataset):
             raise ValueError(f"TrackingSampler: need one non-negative ratio per dataset ({len(self.datasets)}), "
                              f"not all zero; got {list(p_datasets)}")
         return p / p.sum()
-
-    def _cumulative(self) -> list[float]:
-        return list(itertools.accumulate(self.p_datasets.tolist()))
 
     def _check_gap(self, max_gap: int | Sequence[int]) -> int | list[int]:
         gaps = [max_gap] if isinstance(max_gap, int) else [int(g) for g in max_gap]
@@ -213,56 +210,61 @@ class TrackingSampler(torch.utils.data.Dataset):
     def _draw(self, rng: random.Random) -> tuple[dict | None, str]:
         dataset = self._pick_dataset(rng)
         seq_id, visible, info = self._sample_sequence(dataset, rng)
-        if visible is None:
-            ids = ([0] * self.num_template_frames, [0] * self.num_search_frames)
-        else:
-            ids = self._frame_ids(visible, info, rng)
-            if ids is None:
-                return None, f"dataset {dataset.get_name()} sequence {seq_id}: no frame ids for the mode"
-        template_ids, search_ids = ids
-        frames, boxes, masks, meta = self._load(dataset, seq_id, template_ids + search_ids, info)
-        nt = len(template_ids)
-        data = {"template_images": frames[:nt], "template_anno": boxes[:nt], "template_masks": masks[:nt],
-                "search_images": frames[nt:], "search_anno": boxes[nt:], "search_masks": masks[nt:],
-                "dataset": dataset.get_name(), "test_class": meta.get("object_class_name")}
-        return self._process(data, rng, dataset, seq_id, template_ids + search_ids)
+        ids = self._ids(visible, info, rng)
+        if ids is None:
+            return None, f"dataset {dataset.get_name()} sequence {seq_id}: no frame ids for the mode"
+        data = self._pair(dataset, seq_id, info, *ids)
+        return self._process(data, rng, dataset, seq_id, ids[0] + ids[1])
 
     def _draw_cls(self, rng: random.Random) -> tuple[dict | None, str]:
         dataset = self._pick_dataset(rng)
         seq_id, visible, info = self._sample_sequence(dataset, rng)
-        if visible is None:
-            template_ids, search_ids = [0] * self.num_template_frames, [0]
-        else:
-            ids = self._frame_ids(visible, info, rng)
-            if ids is None:
-                return None, f"dataset {dataset.get_name()} sequence {seq_id}: no frame ids for the mode"
-            template_ids, search_ids = ids
+        ids = self._ids(visible, info, rng)
+        if ids is None:
+            return None, f"dataset {dataset.get_name()} sequence {seq_id}: no frame ids for the mode"
         positive = rng.random() < self.pos_prob
         if positive:
-            frames, boxes, masks, meta = self._load(dataset, seq_id, template_ids + search_ids, info)
-            nt = len(template_ids)
-            template, search = (frames[:nt], boxes[:nt], masks[:nt]), (frames[nt:], boxes[nt:], masks[nt:])
-            name = dataset.get_name()
+            data = self._pair(dataset, seq_id, info, *ids)
         else:
-            frames, boxes, masks, meta = self._load(dataset, seq_id, template_ids, info)
-            template = (frames, boxes, masks)
-            invisible = None if visible is None else sample_ids(~visible, rng, 1)
-            if invisible is not None:
-                s_frames, _, s_masks, meta = self._load(dataset, seq_id, invisible, info)
-                height, width = s_frames[0].shape[:2]
-                search, name = (s_frames, [self._centre_box(height, width)], s_masks), dataset.get_name()
-            else:
-                other = self._one_search(rng)
-                if other is None:
-                    return None, "negative search: no usable frame in the drawn sequence"
-                search, meta, name = other
-        data = {"template_images": template[0], "template_anno": template[1], "template_masks": template[2],
-                "search_images": search[0], "search_anno": search[1], "search_masks": search[2],
-                "dataset": name, "test_class": meta.get("object_class_name")}
-        data, reason = self._process(data, rng, dataset, seq_id, template_ids + search_ids)
+            data = self._negative(dataset, seq_id, visible, info, ids[0], rng)
+            if data is None:
+                return None, "negative search: no usable frame in the drawn sequence"
+        data, reason = self._process(data, rng, dataset, seq_id, ids[0] + ids[1])
         if data is not None and data["valid"]:
             data["label"] = torch.tensor([1.0 if positive else 0.0])
         return data, reason
+
+    def _ids(self, visible: np.ndarray | None, info: dict, rng: random.Random):
+        """(template ids, search ids) by the mode; image datasets repeat their only frame."""
+        if visible is None:
+            return [0] * self.num_template_frames, [0] * self.num_search_frames
+        return self._frame_ids(visible, info, rng)
+
+    def _pair(self, dataset, seq_id: int, info: dict, template_ids: list[int], search_ids: list[int]) -> dict:
+        frames, boxes, masks, meta = self._load(dataset, seq_id, template_ids + search_ids, info)
+        nt = len(template_ids)
+        return {"template_images": frames[:nt], "template_anno": boxes[:nt], "template_masks": masks[:nt],
+                "search_images": frames[nt:], "search_anno": boxes[nt:], "search_masks": masks[nt:],
+                "dataset": dataset.get_name(), "test_class": meta.get("object_class_name")}
+
+    def _negative(self, dataset, seq_id: int, visible: np.ndarray | None, info: dict, template_ids: list[int],
+                  rng: random.Random) -> dict | None:
+        """Templates of the target with a search frame where it is absent: an invisible frame of the same video
+        (with the official centre box), else any frame of a random sequence (with its own box)."""
+        frames, boxes, masks, _ = self._load(dataset, seq_id, template_ids, info)
+        invisible = None if visible is None else sample_ids(~visible, rng, 1)
+        if invisible is not None:
+            s_frames, _, s_masks, meta = self._load(dataset, seq_id, invisible, info)
+            height, width = s_frames[0].shape[:2]
+            search, name = (s_frames, [self._centre_box(height, width)], s_masks), dataset.get_name()
+        else:
+            other = self._one_search(rng)
+            if other is None:
+                return None
+            search, meta, name = other
+        return {"template_images": frames, "template_anno": boxes, "template_masks": masks,
+                "search_images": search[0], "search_anno": search[1], "search_masks": search[2],
+                "dataset": name, "test_class": meta.get("object_class_name")}
 
     def _one_search(self, rng: random.Random) -> tuple[tuple, dict, str] | None:
         """One frame of a random sequence of a random dataset, with its own box (negative search)."""
@@ -376,7 +378,10 @@ class TrackingSampler(torch.utils.data.Dataset):
                                   f"(got {type(frame).__name__} {getattr(frame, 'shape', '')})")
         position = {fid: k for k, fid in enumerate(unique)}
         order = [position[fid] for fid in frame_ids]
-        boxes = [_box(anno["bbox"][k]) for k in order]
+        try:
+            boxes = [_box(anno["bbox"][k]) for k in order]
+        except (TypeError, ValueError) as e:
+            raise SampleError(f"{where}: bad box: {e}") from e
         mask_list = anno.get("mask")
         masks = [None if mask_list is None else mask_list[k] for k in order]
         return [frames[k] for k in order], boxes, masks, meta if isinstance(meta, dict) else {}

@@ -2,7 +2,6 @@
 the center head's decoding, forward/backward, and the profiled cost of the full-size models."""
 import functools
 import json
-import math
 import pathlib
 
 import pytest
@@ -10,6 +9,7 @@ import torch
 
 from lib.config import load_config
 from lib.families import get_family
+from lib.models.backbones.vit import build_one_stream_vit
 from lib.models.heads.center import CenterPredictor
 from lib.models.layers.candidate_elimination import template_token_mask
 from lib.utils.profiling import ProfileStep, thop_macs, torch_flops
@@ -211,4 +211,24 @@ def test_crop_position_embeddings_are_bicubic_resizes_of_the_224_grid(tiny_net):
     for param, side in ((tiny_net.backbone.pos_embed_z, 4), (tiny_net.backbone.pos_embed_x, 8)):
         expected = torch.nn.functional.interpolate(grid, size=(side, side), mode="bicubic", align_corners=False)
         torch.testing.assert_close(param.detach(), expected.flatten(2).transpose(1, 2))
-    assert math.isclose(float(tiny_net.backbone.cls_token.std()), 0.02, rel_tol=0.9)
+
+
+def test_score_and_size_maps_stay_below_one_under_low_precision_autocast():
+    """log(1 - p) in the focal loss needs p < 1, which bf16/fp16 cannot represent at 1 - 1e-4."""
+    head = CenterPredictor(inplanes=8, channel=16, feat_sz=4)
+    with torch.no_grad():
+        for conv in (head.conv5_ctr, head.conv5_size):
+            conv.bias.fill_(50.0)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            score, _, size, _ = head(torch.randn(2, 8, 4, 4))
+    assert score.dtype == size.dtype == torch.float32
+    assert torch.all(score < 1) and torch.all(size < 1)
+
+
+def test_variant_without_candidate_elimination_keeps_every_token():
+    with torch.device("meta"):
+        backbone = build_one_stream_vit("vit_base_patch16_224", 128, 256).eval()
+    with torch.no_grad():
+        feat, aux = backbone(torch.zeros(1, 3, 128, 128, device="meta"), torch.zeros(1, 3, 256, 256, device="meta"),
+                             keep_ratio=0.7)
+    assert aux["removed_indexes_s"] == [] and feat.shape == (1, 64 + 256, 768)

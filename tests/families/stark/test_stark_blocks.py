@@ -104,7 +104,7 @@ def test_query_weighted_features_matches_einsum():
 def test_mlp_relu_between_layers_only():
     mlp = MLP(1, 1, 1, 3)
     with torch.no_grad():
-        for layer, (w, b) in zip(mlp.layers, [(1.0, 0.0), (-1.0, 0.0), (1.0, -2.0)]):
+        for layer, (w, b) in zip(mlp.layers, [(1.0, 0.0), (-1.0, 0.0), (1.0, -2.0)], strict=True):
             layer.weight.fill_(w)
             layer.bias.fill_(b)
     # 3 -> relu(3) = 3 -> relu(-3) = 0 -> 0 - 2 = -2 (no ReLU after the last layer)

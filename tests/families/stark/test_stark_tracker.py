@@ -90,3 +90,9 @@ def test_update_intervals_per_dataset_and_fallback():
     bad = load_config("stark_st2", "baseline", ["TEST.UPDATE_INTERVALS.OTB", "[0]"])
     with pytest.raises(ValueError, match="UPDATE_INTERVALS.OTB"):
         update_intervals(bad, "otb")
+
+
+def test_test_search_size_must_match_the_trained_head():
+    params = TrackerParams.create("stark_s", "tiny", load_weights=False, opts=["TEST.SEARCH_SIZE", "160"])
+    with pytest.raises(ValueError, match="SEARCH_SIZE"):
+        params.family.build_tracker(params)
