@@ -1,6 +1,7 @@
 """Measure the training data pipeline alone (sampler + decode + processing + transforms), in samples per second.
 
     python tracking/benchmark_data.py                      # synthetic GOT-10k folder, 640x360 JPEGs
+    python tracking/benchmark_data.py --width 1920 --height 1080
     python tracking/benchmark_data.py --got10k_dir data/got10k/train --workers 2 4
 
 The folder is read with the project's GOT-10k reader (every sequence of list.txt). Two settings are timed:
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import time
 
+import cv2
 import torch
 
 from lib.train.data.loader import EpochIndexSampler, TrackingLoader, build_transforms
@@ -86,14 +88,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--batches", type=int, default=25, help="batches timed per worker count")
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--width", type=int, default=640, help="frame width of the generated folder")
+    parser.add_argument("--height", type=int, default=360, help="frame height of the generated folder")
     return parser.parse_args(argv)
 
 
 def run(args: argparse.Namespace, root: str) -> None:
     torch.set_num_threads(1)
+    cv2.setNumThreads(1)  # "one process" means one core (DataLoader workers are single-threaded too)
     dataset = Got10k(root, imread_rgb)
     print(f"data: {root} ({dataset.get_num_sequences()} sequences, lib.train.dataset.got10k reader); "
-          f"torch threads 1")
+          f"torch and OpenCV threads 1")
     print(f"JPEG decode alone: {time_decode(root, 200):.0f} frames/s (CPU time)")
     for name in args.settings:
         sampler = make_sampler(dataset, SETTINGS[name], args.samples, args.seed)
@@ -112,7 +117,7 @@ def main(argv=None) -> int:
     from lib.synthetic import generate
 
     with tempfile.TemporaryDirectory(prefix="trackzoo_bench_") as tmp:
-        generate("got10k", tmp, args.seed, num_sequences=8, num_frames=100, width=640, height=360)
+        generate("got10k", tmp, args.seed, num_sequences=8, num_frames=100, width=args.width, height=args.height)
         run(args, os.path.join(tmp, "train"))
     return 0
 

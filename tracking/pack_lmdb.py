@@ -11,7 +11,7 @@ import _init_paths  # noqa: F401  (puts the repository root on sys.path)
 import argparse
 import sys
 
-from lib.train.dataset.file_source import pack_folder_to_lmdb
+from lib.utils.file_source import pack_folder_to_lmdb
 
 
 def main(argv=None) -> int:

@@ -71,8 +71,8 @@ def _window(image: np.ndarray, x1: int, y1: int, side: int, mirrored: bool) -> t
     return part, xa - x1, ya - y1
 
 
-def crop_resize(image: np.ndarray, x1: int, y1: int, side: int, output_sz: int, mirrored: bool = False,
-                interpolation: int = cv2.INTER_LINEAR) -> tuple[np.ndarray, np.ndarray]:
+def crop_resize(image: np.ndarray, x1: int, y1: int, side: int, output_sz: int,
+                mirrored: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The side x side window at (x1, y1) of `image` (of its left-right mirror when `mirrored`, in the mirror's
     coordinates), zero outside the usable frame, resized to output_sz. Returns (crop, att_mask bool)."""
     if side < 1:
@@ -82,12 +82,12 @@ def crop_resize(image: np.ndarray, x1: int, y1: int, side: int, output_sz: int, 
     part, px, py = _window(image, x1, y1, side, mirrored)
     inside = part is not None and part.shape[0] == side and part.shape[1] == side
     if inside:
-        crop = cv2.resize(part, size, interpolation=interpolation)
+        crop = cv2.resize(part, size, interpolation=cv2.INTER_LINEAR)
     else:
         square = np.zeros((side, side) + image.shape[2:], image.dtype)
         if part is not None:
             square[py:py + part.shape[0], px:px + part.shape[1]] = part
-        crop = cv2.resize(square, size, interpolation=interpolation)
+        crop = cv2.resize(square, size, interpolation=cv2.INTER_LINEAR)
     if crop.ndim < image.ndim:  # cv2 drops a trailing channel axis of length 1
         crop = crop.reshape(crop.shape + (1,))
     att = np.zeros(size, bool)

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from lib.synthetic import generate
-from lib.train.dataset.file_source import LmdbSource, pack_folder_to_lmdb
 from lib.train.dataset.got10k import Got10k
+from lib.utils.file_source import LmdbSource, pack_folder_to_lmdb
 from lib.utils.image_io import jpeg_backend
 
 

@@ -7,10 +7,10 @@ import pytest
 
 from lib.test.evaluation import get_dataset
 from lib.test.evaluation.datasets import build_eval_dataset
-from lib.train.dataset.annotations import AnnotationError
 from lib.train.dataset.catalog import build_train_dataset
 from lib.train.dataset.got10k import Got10k
 from lib.train.dataset.lasot import Lasot
+from lib.utils.annotations import AnnotationError
 from lib.utils.image_io import ImageReadError, decode_rgb, imread_rgb
 from tests.data.fixture_writers import isolated_settings, write_frame, write_frames, write_text
 

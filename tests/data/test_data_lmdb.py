@@ -8,7 +8,7 @@ import pytest
 from lib.synthetic import generate
 from lib.test.evaluation import get_dataset
 from lib.train.dataset.catalog import build_train_dataset
-from lib.train.dataset.file_source import DirSource, LmdbSource, pack_folder_to_lmdb
+from lib.utils.file_source import DirSource, LmdbSource, pack_folder_to_lmdb
 from tests.data.fixture_writers import isolated_settings, write_frame, write_text
 
 TINY = dict(num_sequences=2, num_frames=12, width=48, height=32)

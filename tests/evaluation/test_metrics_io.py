@@ -11,7 +11,7 @@ from lib.test.analysis import extract
 from lib.test.analysis.extract import ScoringRules, evaluate
 from lib.test.analysis.metrics import calc_seq_err_robust, seq_curves
 from lib.test.analysis.results import MissingResultsError, TrackerSpec, read_boxes, result_file
-from lib.test.analysis.textio import parse_numeric_text, parse_numeric_texts, read_numeric_file
+from lib.utils.numeric_text import parse_numeric_text, parse_numeric_texts, read_numeric_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

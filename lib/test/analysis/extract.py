@@ -18,8 +18,8 @@ from lib.test.analysis.metrics import (CENTER_THRESHOLDS, NORM_CENTER_THRESHOLDS
                                        got10k_seq_stats, overlap_thresholds, summary_scores)
 from lib.test.analysis.results import (EvalSequence, MissingResultsError, TrackerSpec, find_missing,
                                        missing_message, result_file, time_file_for)
-from lib.test.analysis.textio import read_numeric_files
 from lib.utils.io import atomic_save
+from lib.utils.numeric_text import read_numeric_files
 
 __all__ = ["ScoringRules", "RunScores", "Evaluation", "score_sequence", "score_sequences", "score_run", "evaluate",
            "GOT10K_TAG"]

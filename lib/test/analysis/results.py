@@ -12,7 +12,7 @@ from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 
-from lib.test.analysis.textio import read_numeric_file
+from lib.utils.numeric_text import read_numeric_file
 
 __all__ = ["EvalSequence", "TrackerSpec", "MissingResultsError", "result_file", "find_missing", "read_boxes",
            "read_times", "time_file_for"]

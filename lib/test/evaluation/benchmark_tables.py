@@ -147,9 +147,19 @@ class TableEntry:
         """Frames (and GT rows) of the sequence before `init_omit` is applied."""
         return self.end_frame - self.start_frame + 1
 
+    @property
+    def frame_pattern(self) -> str:
+        """printf-style pattern of the frame file names in `frames_dir` (`pattern % number`)."""
+        return f"%0{self.digits}d.{self.ext}"
+
+    @property
+    def frame_numbers(self) -> range:
+        """Numbers of the frames an evaluation reads (the first `init_omit` frames are skipped)."""
+        return range(self.start_frame + self.init_omit, self.end_frame + 1)
+
     def frame_file(self, number: int) -> str:
         """Relative path of the frame whose file name encodes `number`."""
-        return f"{self.frames_dir}/{number:0{self.digits}d}.{self.ext}"
+        return f"{self.frames_dir}/{self.frame_pattern % number}"
 
 
 def _tokens(table: str) -> list[str]:

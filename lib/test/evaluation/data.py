@@ -5,6 +5,7 @@ from typing import Callable, Optional, Sequence as Seq
 
 import numpy as np
 
+from lib.utils.file_source import FrameList
 from lib.utils.image_io import imread_rgb
 
 __all__ = ["Sequence", "SequenceList"]
@@ -13,17 +14,18 @@ __all__ = ["Sequence", "SequenceList"]
 class Sequence:
     """One evaluation sequence.
 
-    frames: frame references (file paths, or LMDB keys when `frame_loader` reads from a pack);
+    frames: frame references (file paths, or LMDB keys when `frame_loader` reads from a pack): a list, or a
+        FrameList that formats them on demand (readers of numbered frames use it; loading stays fast);
     dataset: the tag the analysis keys its rules on ('lasot', 'got10k', 'uav', ...);
     ground_truth_rect: (N, 4) float64 x,y,w,h (test splits of GOT-10k/TrackingNet: first row only);
     target_visible: bool (N,) where the benchmark provides visibility, else None.
     """
 
-    def __init__(self, name: str, frames: list[str], dataset: str, ground_truth_rect: np.ndarray,
+    def __init__(self, name: str, frames: Seq[str], dataset: str, ground_truth_rect: np.ndarray,
                  target_visible: Optional[np.ndarray] = None, object_class: Optional[str] = None,
                  init_data: Optional[dict] = None, frame_loader: Callable[[str], np.ndarray] = imread_rgb):
         self.name = name
-        self.frames = list(frames)
+        self.frames = frames if isinstance(frames, FrameList) else list(frames)
         self.dataset = dataset
         self.ground_truth_rect = np.asarray(ground_truth_rect, dtype=np.float64).reshape(-1, 4)
         self.target_visible = None if target_visible is None else np.asarray(target_visible, dtype=bool)

@@ -3,6 +3,8 @@
 Benchmarks defined by official name tables (LaSOT, LaSOT extension, UAV123, OTB, NFS) read the official list by
 default and fail with the list of missing sequences; `only_present=True` (or `names=`) evaluates a partial copy.
 Benchmarks defined by their folder contents (GOT-10k, TrackingNet, TNL2K) read what is there.
+Where the official layout fixes the frame files from the ground-truth length (LaSOT, the tables), no folder is
+listed: the first and last frame files are checked and the frames are a FrameList formatted on demand.
 """
 from __future__ import annotations
 
@@ -14,10 +16,9 @@ import numpy as np
 from lib.test.evaluation.benchmark_tables import (TableEntry, lasot_extension_names, lasot_test_names, nfs_table,
                                                   otb_table, uav_table)
 from lib.test.evaluation.data import Sequence, SequenceList
-from lib.train.dataset.annotations import (AnnotationError, check_box_sizes, check_length, parse_boxes,
-                                           parse_flags)
-from lib.train.dataset.file_source import DirSource, FileSource, LmdbSource
-from lib.train.dataset.got10k_splits import split_ids
+from lib.utils.annotations import AnnotationError, check_box_sizes, check_length, parse_boxes, parse_flags
+from lib.utils.file_source import DirSource, FileSource, FrameList, LmdbSource
+from lib.utils.got10k_splits import split_ids
 from lib.utils.image_io import imread_rgb
 
 __all__ = ["EvalDataset", "LaSOTDataset", "GOT10KDataset", "TrackingNetDataset", "TableDataset", "TNL2KDataset",
@@ -61,7 +62,7 @@ def _choose(benchmark: str, source: FileSource, official: Seq[str], names: Optio
 
 
 def _numeric_frames(source: FileSource, folder: str, ext: str = ".jpg") -> list[str]:
-    """Files `<int>.<ext>` of a folder, sorted by the integer (GOT-10k, TrackingNet evaluation order)."""
+    """Names of the files `<int>.<ext>` of a folder, sorted by the integer (GOT-10k, TrackingNet evaluation order)."""
     files = [f for f in source.list_dir(folder) if f.lower().endswith(ext)]
     if not files:
         raise FileNotFoundError(f"{source.describe(folder)}: sequence folder has no {ext} frames")
@@ -70,15 +71,18 @@ def _numeric_frames(source: FileSource, folder: str, ext: str = ".jpg") -> list[
     except ValueError:
         bad = next(f for f in files if not f[:-len(ext)].isdigit())
         raise AnnotationError(f"{source.describe(folder)}: frame file '{bad}' is not named by a number") from None
-    return [f"{folder}/{f}" for f in files]
+    return files
 
 
-def _require_frames(source: FileSource, rels: Seq[str], where: str) -> None:
-    """The first and last frame files must exist (cheap check of a sequence built from a frame count)."""
-    if not rels or not source.exists(rels[0]):
-        raise FileNotFoundError(f"{where}: sequence has no frames (expected {source.describe(rels[0])})")
-    if not source.exists(rels[-1]):
-        raise FileNotFoundError(f"{where}: frame {source.describe(rels[-1])} is missing")
+def _numbered_frames(source: FileSource, folder: str, pattern: str, numbers: range, where: str) -> FrameList:
+    """The frames `folder/<pattern % k>` for k in `numbers`; only the first and last file are checked to exist
+    (the official layout fixes the rest, and listing thousands of folders would cost more than the check)."""
+    first, last = f"{folder}/{pattern % numbers[0]}", f"{folder}/{pattern % numbers[-1]}"
+    if not source.exists(first):
+        raise FileNotFoundError(f"{where}: sequence has no frames (expected {source.describe(first)})")
+    if not source.exists(last):
+        raise FileNotFoundError(f"{where}: frame {source.describe(last)} is missing")
+    return source.numbered_frames(folder, pattern, numbers)
 
 
 class EvalDataset:
@@ -91,9 +95,9 @@ class EvalDataset:
     def get_sequence_list(self) -> SequenceList:
         raise NotImplementedError
 
-    def _sequence(self, name: str, rels: Seq[str], gt: np.ndarray, visible: Optional[np.ndarray] = None,
+    def _sequence(self, name: str, frames: Seq[str], gt: np.ndarray, visible: Optional[np.ndarray] = None,
                   object_class: Optional[str] = None) -> Sequence:
-        frames = [self.source.frame_ref(r) for r in rels]
+        """`frames`: frame references made by the source (`frame_refs`, `numbered_frames`)."""
         return Sequence(name, frames, self.tag, gt, visible, object_class, frame_loader=self.source.load_ref)
 
     def _read_gt(self, rel: str, delimiter: Optional[str] = ",", allow_nan: bool = False,
@@ -138,9 +142,9 @@ class LaSOTDataset(EvalDataset):
         gt = self._read_gt(f"{seq}/groundtruth.txt", present=visible)
         for f, values in zip(("full_occlusion.txt", "out_of_view.txt"), flags):
             check_length(values, len(gt), self.source.describe(f"{seq}/{f}"), "values", "groundtruth.txt")
-        rels = [f"{seq}/img/{k:08d}.jpg" for k in range(1, len(gt) + 1)]
-        _require_frames(self.source, rels, self.source.describe(seq))
-        return self._sequence(name, rels, gt, visible, name.rsplit("-", 1)[0])
+        frames = _numbered_frames(self.source, f"{seq}/img", "%08d.jpg", range(1, len(gt) + 1),
+                                  self.source.describe(seq))
+        return self._sequence(name, frames, gt, visible, name.rsplit("-", 1)[0])
 
 
 def lasot_extension_dataset(root: str | os.PathLike | FileSource, **kwargs) -> LaSOTDataset:
@@ -176,12 +180,12 @@ class GOT10KDataset(EvalDataset):
 
     def _construct(self, name: str) -> Sequence:
         seq = f"{self.folder}/{name}"
-        rels = _numeric_frames(self.source, seq)
+        files = _numeric_frames(self.source, seq)
         gt = self._read_gt(f"{seq}/groundtruth.txt")
-        if self.split != "test" and len(gt) != len(rels):
+        if self.split != "test" and len(gt) != len(files):
             raise AnnotationError(f"{self.source.describe(seq + '/groundtruth.txt')}: {len(gt)} rows for "
-                                  f"{len(rels)} frames")
-        return self._sequence(name, rels, gt[:1] if self.split == "test" else gt)
+                                  f"{len(files)} frames")
+        return self._sequence(name, self.source.frame_refs(seq, files), gt[:1] if self.split == "test" else gt)
 
 
 class TrackingNetDataset(EvalDataset):
@@ -204,12 +208,13 @@ class TrackingNetDataset(EvalDataset):
         return SequenceList(self._construct(n) for n in self.sequence_names)
 
     def _construct(self, name: str) -> Sequence:
-        rels = _numeric_frames(self.source, f"{self.chunk}/frames/{name}")
+        folder = f"{self.chunk}/frames/{name}"
+        files = _numeric_frames(self.source, folder)
         gt = self._read_gt(f"{self.chunk}/anno/{name}.txt")
-        if self.chunk != "TEST" and len(gt) != len(rels):
+        if self.chunk != "TEST" and len(gt) != len(files):
             raise AnnotationError(f"{self.source.describe(f'{self.chunk}/anno/{name}.txt')}: {len(gt)} rows for "
-                                  f"{len(rels)} frames")
-        return self._sequence(name, rels, gt)
+                                  f"{len(files)} frames")
+        return self._sequence(name, self.source.frame_refs(folder, files), gt)
 
 
 class TableDataset(EvalDataset):
@@ -236,9 +241,9 @@ class TableDataset(EvalDataset):
         if len(gt) != e.num_frames:
             raise AnnotationError(f"{self.source.describe(e.anno_path)}: {len(gt)} rows, but the official table has "
                                   f"{e.num_frames} frames ({e.start_frame}-{e.end_frame}) for {name}")
-        rels = [e.frame_file(k) for k in range(e.start_frame + e.init_omit, e.end_frame + 1)]
-        _require_frames(self.source, rels, f"{self.source.describe(e.frames_dir)} ({name})")
-        return self._sequence(name, rels, gt[e.init_omit:], object_class=e.object_class)
+        frames = _numbered_frames(self.source, e.frames_dir, e.frame_pattern, e.frame_numbers,
+                                  f"{self.source.describe(e.frames_dir)} ({name})")
+        return self._sequence(name, frames, gt[e.init_omit:], object_class=e.object_class)
 
 
 def uav_dataset(root: str | os.PathLike, **kwargs) -> TableDataset:
@@ -280,4 +285,4 @@ class TNL2KDataset(EvalDataset):
         if len(gt) != len(files):
             raise AnnotationError(f"{self.source.describe(name + '/groundtruth.txt')}: {len(gt)} rows for "
                                   f"{len(files)} frames")
-        return self._sequence(name, [f"{name}/imgs/{f}" for f in files], gt)
+        return self._sequence(name, self.source.frame_refs(f"{name}/imgs", files), gt)

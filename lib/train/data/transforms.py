@@ -182,12 +182,10 @@ def _flip_if(array: np.ndarray | None, flip: bool) -> np.ndarray | None:
 def render(rec: CropRecord, out: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """Write the crop's final image into `out` ((3, H, W) float32, C-contiguous); return its (att, mask)."""
     if rec.grayscale:
-        planes = [cv2.cvtColor(rec.image, cv2.COLOR_RGB2GRAY)] * 3
+        gray = cv2.cvtColor(rec.image, cv2.COLOR_RGB2GRAY)
+        planes = [cv2.flip(gray, 1) if rec.flip else gray] * 3
     else:
-        planes = cv2.split(rec.image)
-    if rec.flip:
-        flipped: dict[int, np.ndarray] = {}
-        planes = [flipped.setdefault(id(p), cv2.flip(p, 1)) for p in planes]
+        planes = cv2.split(cv2.flip(rec.image, 1) if rec.flip else rec.image)
     table = lookup_table(rec)
     for channel, plane in enumerate(planes):
         result = cv2.LUT(plane, table[channel], dst=out[channel])

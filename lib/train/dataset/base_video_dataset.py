@@ -12,7 +12,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from lib.train.dataset.file_source import DirSource, FileSource, LmdbSource
+from lib.utils.file_source import DirSource, FileSource, LmdbSource
 from lib.utils.image_io import imread_rgb
 
 __all__ = ["BaseVideoDataset", "as_source", "empty_meta", "missing_sequences_error", "visibility_tensors"]

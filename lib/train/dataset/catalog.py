@@ -14,10 +14,10 @@ import numpy as np
 
 from lib.train.dataset.base_video_dataset import BaseVideoDataset
 from lib.train.dataset.coco_seq import MSCOCOSeq
-from lib.train.dataset.file_source import DirSource, FileSource, LmdbSource
 from lib.train.dataset.got10k import Got10k
 from lib.train.dataset.lasot import Lasot
 from lib.train.dataset.tracking_net import TrackingNet
+from lib.utils.file_source import DirSource, FileSource, LmdbSource
 from lib.utils.image_io import imread_rgb
 
 __all__ = ["build_train_dataset", "train_dataset_names"]

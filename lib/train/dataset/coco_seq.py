@@ -14,9 +14,9 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from lib.train.dataset.annotations import AnnotationError
 from lib.train.dataset.base_video_dataset import BaseVideoDataset, as_source, empty_meta
-from lib.train.dataset.file_source import FileSource
+from lib.utils.annotations import AnnotationError
+from lib.utils.file_source import FileSource
 from lib.utils.image_io import imread_rgb
 
 __all__ = ["MSCOCOSeq"]

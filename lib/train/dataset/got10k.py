@@ -10,11 +10,11 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from lib.train.dataset.annotations import (AnnotationError, check_box_sizes, check_length, parse_boxes,
-                                           parse_flags, parse_key_values)
 from lib.train.dataset.base_video_dataset import BaseVideoDataset, as_source, empty_meta, visibility_tensors
-from lib.train.dataset.file_source import FileSource
-from lib.train.dataset.got10k_splits import read_name_list, read_split_file, split_ids
+from lib.utils.annotations import (AnnotationError, check_box_sizes, check_length, parse_boxes, parse_flags,
+                                   parse_key_values)
+from lib.utils.file_source import FileSource
+from lib.utils.got10k_splits import read_name_list, read_split_file, split_ids
 from lib.utils.image_io import imread_rgb
 
 __all__ = ["Got10k", "read_got10k_list"]
@@ -34,9 +34,9 @@ def read_got10k_list(source: FileSource) -> list[str]:
 class Got10k(BaseVideoDataset):
     """GOT-10k for training.
 
-    split: None (every sequence of list.txt), or one of lib.train.dataset.got10k_splits.SPLITS (a rule on the
-    row ids, see lib/train/data_specs/README.md). `split_file` (official format, 0-based row ids) or `seq_ids`
-    override the rule; `vot_exclude_file` (sequence names) removes VOT-forbidden sequences from vot* splits.
+    split: None (every sequence of list.txt), or one of lib.utils.got10k_splits.SPLITS (a rule on the row ids, see
+    lib/train/data_specs/README.md). `split_file` (official format, 0-based row ids) or `seq_ids` override the rule;
+    `vot_exclude_file` (sequence names) removes VOT-forbidden sequences from vot* splits.
     """
 
     def __init__(self, root: str | os.PathLike | FileSource, image_loader: Callable[[str], np.ndarray] = imread_rgb,

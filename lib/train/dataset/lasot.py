@@ -10,10 +10,10 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from lib.train.dataset.annotations import check_box_sizes, check_length, parse_boxes, parse_flags
 from lib.train.dataset.base_video_dataset import (BaseVideoDataset, as_source, empty_meta, missing_sequences_error,
                                                   visibility_tensors)
-from lib.train.dataset.file_source import FileSource
+from lib.utils.annotations import check_box_sizes, check_length, parse_boxes, parse_flags
+from lib.utils.file_source import FileSource
 from lib.utils.image_io import imread_rgb
 
 __all__ = ["Lasot", "lasot_train_split", "lasot_classes"]

@@ -10,9 +10,9 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from lib.train.dataset.annotations import AnnotationError, check_box_sizes, parse_boxes
 from lib.train.dataset.base_video_dataset import BaseVideoDataset, as_source, empty_meta, visibility_tensors
-from lib.train.dataset.file_source import FileSource
+from lib.utils.annotations import AnnotationError, check_box_sizes, parse_boxes
+from lib.utils.file_source import FileSource
 from lib.utils.image_io import imread_rgb
 
 __all__ = ["TrackingNet", "read_class_map"]

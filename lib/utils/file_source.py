@@ -8,14 +8,53 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, Optional, Union
 
 import numpy as np
 
 from lib.utils.image_io import ImageReadError, decode_rgb, imread_rgb
 
-__all__ = ["FileSource", "DirSource", "LmdbSource", "pack_folder_to_lmdb", "open_source"]
+__all__ = ["FileSource", "DirSource", "LmdbSource", "FrameList", "pack_folder_to_lmdb", "open_source"]
+
+
+class FrameList(Sequence):
+    """Frame references `prefix + pattern % number` for each number of a range, made on demand.
+
+    A list-like stand-in for the ~2,500 path strings of a long sequence: building ~700,000 paths up front is most
+    of the time of loading LaSOT. Supports len(), indexing, iteration, slicing (a FrameList again), comparison
+    with lists and pickling (plain attributes).
+    """
+
+    def __init__(self, prefix: str, pattern: str, numbers: range):
+        self.prefix = prefix
+        self.pattern = pattern
+        self.numbers = numbers
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def __getitem__(self, index: Union[int, slice]) -> Union[str, "FrameList"]:
+        if isinstance(index, slice):
+            return FrameList(self.prefix, self.pattern, self.numbers[index])
+        return self.prefix + self.pattern % self.numbers[index]
+
+    def __iter__(self) -> Iterator[str]:
+        prefix, pattern = self.prefix, self.pattern
+        return (prefix + pattern % k for k in self.numbers)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FrameList) and (self.prefix, self.pattern) == (other.prefix, other.pattern):
+            return self.numbers == other.numbers
+        if isinstance(other, (FrameList, list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # mutable-sequence semantics, like the list it replaces
+
+    def __repr__(self) -> str:
+        return f"FrameList({self.prefix!r}, {self.pattern!r}, {self.numbers!r})"
 
 
 class FileSource:
@@ -54,6 +93,19 @@ class FileSource:
     def frame_ref(self, rel: str) -> str:
         """What an evaluation Sequence stores as the frame: a file path, or the key for an LMDB source."""
         raise NotImplementedError
+
+    def frame_prefix(self, folder: str) -> str:
+        """The string that, followed by a file name, gives `frame_ref(folder + '/' + name)`."""
+        raise NotImplementedError
+
+    def frame_refs(self, folder: str, names: Sequence[str]) -> list[str]:
+        """`frame_ref` of each file `names[i]` of `folder` (one string concatenation each)."""
+        prefix = self.frame_prefix(folder)
+        return [prefix + name for name in names]
+
+    def numbered_frames(self, folder: str, pattern: str, numbers: range) -> FrameList:
+        """`frame_ref` of the files `pattern % k` of `folder` for k in `numbers`, formatted on demand."""
+        return FrameList(self.frame_prefix(folder), pattern, numbers)
 
     def load_ref(self, ref: str) -> np.ndarray:
         """Load the image of a `frame_ref` value (picklable as a bound method, for multiprocessing runners)."""
@@ -112,6 +164,9 @@ class DirSource(FileSource):
 
     def frame_ref(self, rel: str) -> str:
         return self.path(rel)
+
+    def frame_prefix(self, folder: str) -> str:
+        return os.path.join(self.path(folder), "")
 
     def load_ref(self, ref: str) -> np.ndarray:
         return self.image_loader(ref)
@@ -217,6 +272,10 @@ class LmdbSource(FileSource):
 
     def frame_ref(self, rel: str) -> str:
         return self.key(rel)
+
+    def frame_prefix(self, folder: str) -> str:
+        key = self.key(folder)
+        return f"{key}/" if key else ""
 
     def load_ref(self, ref: str) -> np.ndarray:
         data = self._handle.get(ref)

@@ -1,7 +1,8 @@
 """Parsing of the benchmarks' annotation text files, with errors that name the file and the line.
 
-numpy only (no torch), so the evaluation side can use it too. The fast path hands the whole text to numpy's C
-parser; only when that fails is the text walked line by line to say exactly what is wrong where.
+numpy only (no torch): training and evaluation readers share it. The fast path is the exact integer scan of
+lib/utils/numeric_text.py; texts it cannot read go to numpy's loadtxt, and only when that fails is the text walked
+line by line to say exactly what is wrong where.
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import re
 from typing import Optional, Sequence
 
 import numpy as np
+
+from lib.utils.numeric_text import parse_int_list, parse_table
 
 __all__ = ["AnnotationError", "parse_boxes", "parse_flags", "check_box_sizes", "check_length", "parse_key_values"]
 
@@ -57,6 +60,19 @@ def parse_boxes(text: str, where: str, delimiter: Optional[str] = ",", allow_nan
 
     `delimiter=None` accepts commas and/or whitespace per line. NaN (any case) is accepted only with `allow_nan`.
     """
+    boxes = parse_table(text.encode("utf-8"), columns, delimiter)
+    if boxes is None:
+        boxes = _parse_boxes_exact(text, where, delimiter, columns)
+    if not allow_nan:
+        bad = np.flatnonzero(~np.isfinite(boxes).all(axis=1))
+        if bad.size:
+            raise AnnotationError(f"{where}, line {_line_of_row(text, int(bad[0]))}: NaN or infinite value, "
+                                  f"which this benchmark does not allow")
+    return boxes
+
+
+def _parse_boxes_exact(text: str, where: str, delimiter: Optional[str], columns: int) -> np.ndarray:
+    """numpy's loadtxt for what the fast scan does not read (NaN, spaces, blank lines), and the error messages."""
     if not text.strip():
         raise AnnotationError(f"{where}: empty annotation file")
     if delimiter is None:
@@ -71,11 +87,6 @@ def parse_boxes(text: str, where: str, delimiter: Optional[str] = ",", allow_nan
         raise _explain(text, where, delimiter, columns) from None
     if boxes.shape[1] != columns:
         raise _explain(text, where, delimiter, columns)
-    if not allow_nan:
-        bad = np.flatnonzero(~np.isfinite(boxes).all(axis=1))
-        if bad.size:
-            raise AnnotationError(f"{where}, line {_line_of_row(text, int(bad[0]))}: NaN or infinite value, "
-                                  f"which this benchmark does not allow")
     return boxes
 
 
@@ -107,6 +118,9 @@ def check_box_sizes(boxes: np.ndarray, where: str, text: str, present: Optional[
 
 def parse_flags(text: str, where: str) -> np.ndarray:
     """Integers separated by commas and/or newlines (LaSOT: one comma line; GOT-10k: one per line) -> int64 array."""
+    values = parse_int_list(text.encode("utf-8"))
+    if values is not None:
+        return values
     tokens = [t for t in _WHITESPACE_OR_COMMA.split(text.strip()) if t]
     if not tokens:
         raise AnnotationError(f"{where}: empty label file")
