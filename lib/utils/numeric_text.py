@@ -18,7 +18,7 @@ import numpy as np
 __all__ = ["parse_table", "parse_int_list", "read_numeric_file", "read_numeric_files", "parse_numeric_text",
            "parse_numeric_texts"]
 
-_TAB, _NL, _DOT, _MINUS = 9, 10, 46, 45
+_TAB, _NL, _DOT, _MINUS, _PLUS, _ZERO = 9, 10, 46, 45, 43, 48
 # Mantissas of 2**53 or more would not convert exactly; such texts take the slow path. Powers of ten are exact
 # doubles up to 10**22.
 _MAX_EXACT = 2 ** 53
@@ -27,7 +27,10 @@ _POW10 = np.array([float(10 ** k) for k in range(_MAX_DECIMALS + 1)])
 # Integers at or beyond this take the slow path: numpy's text scan (strtoll) saturates at the int64 limits, so an
 # out-of-range number shows up as a limit value.
 _MAX_INT = 2 ** 62
-_INT_LIST_BYTES = b"0123456789+- \t\n\r\x0b\x0c"
+_INT_LIST_SEPARATORS = b", \t\n\r\x0b\x0c"
+_INT_LIST_BYTES = b"0123456789+-" + _INT_LIST_SEPARATORS
+_IS_SEPARATOR = np.zeros(256, dtype=bool)
+_IS_SEPARATOR[list(_INT_LIST_SEPARATORS)] = True
 
 
 # --- annotation side: one text, a known delimiter ----------------------------------------------------------------
@@ -56,8 +59,11 @@ def parse_table(raw: bytes, ncols: int, delimiter: Optional[str]) -> Optional[np
 def parse_int_list(raw: bytes) -> Optional[np.ndarray]:
     """int64 values of integers separated by commas and/or whitespace, or None when the fast path cannot read the
     text (anything but signs, digits and separators, a number of 2**62 or more, or no number at all)."""
+    digits = _single_digits(raw.strip())
+    if digits is not None:
+        return digits
     text = raw.replace(b",", b" ")
-    if text.translate(None, _INT_LIST_BYTES):
+    if text.translate(None, _INT_LIST_BYTES) or _misplaced_sign(text):
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # numpy warns (or raises) when the scan stops at an unexpected character
@@ -65,12 +71,23 @@ def parse_int_list(raw: bytes) -> Optional[np.ndarray]:
             values = np.fromstring(text, dtype=np.int64, sep=" ")
         except (DeprecationWarning, ValueError):
             return None
-    # every token consumed as one number (a lone '-' or '+' would be skipped silently otherwise)
     if values.size == 0 or values.size != len(text.split()):
         return None
     if values.max() >= _MAX_INT or values.min() <= -_MAX_INT:
         return None
     return values
+
+
+def _single_digits(text: bytes) -> Optional[np.ndarray]:
+    """The usual label file (LaSOT occlusion flags, GOT-10k absence/cover labels): one-digit numbers with one
+    separator byte between them, read without a text scan; None for anything else."""
+    b = np.frombuffer(text, np.uint8)
+    if len(b) % 2 == 0:
+        return None
+    digits = b[0::2] - np.uint8(_ZERO)  # bytes below '0' wrap around to large values
+    if (digits > 9).any() or not _IS_SEPARATOR[b[1::2]].all():
+        return None
+    return digits.astype(np.int64)
 
 
 # --- result side: many files, TAB or comma decided per file ----------------------------------------------------
@@ -175,7 +192,7 @@ def _parse_fast(text: bytes, ncols: int) -> tuple[np.ndarray, np.ndarray] | None
     if ends is None:
         return None
     decimals = _decimals(text, b, ends)
-    if decimals is False:
+    if decimals is False or _misplaced_sign(text, b):
         return None
     digits = text.replace(b".", b"") if decimals is not None else text
     with warnings.catch_warnings():
@@ -194,10 +211,33 @@ def _parse_fast(text: bytes, ncols: int) -> tuple[np.ndarray, np.ndarray] | None
     return out.reshape(rows, ncols), ends[ncols - 1::ncols]
 
 
+def _misplaced_sign(text: bytes, b: Optional[np.ndarray] = None) -> bool:
+    """Whether a '+' or '-' does not start a number: it must open its field (follow a separator, all of which
+    sort below '+') and be followed by a digit, or by '.' and a digit. numpy's scan reads a lone sign as 0 or
+    joins it with the next number, and a sign after a point would vanish with the point, where float() and int()
+    refuse them."""
+    if b"-" not in text and b"+" not in text:
+        return False
+    b = np.frombuffer(text, np.uint8) if b is None else b
+    signs = np.flatnonzero((b == _MINUS) | (b == _PLUS) if b"+" in text else b == _MINUS)
+    after = signs + 1
+    if after[-1] >= len(b) or (b[signs[signs > 0] - 1] >= _PLUS).any():
+        return True
+    digit = (b[after] - np.uint8(_ZERO)) < 10
+    dot = np.flatnonzero(~digit & (b[after] == _DOT))
+    if dot.size:
+        if after[dot[-1]] + 1 >= len(b):
+            return True
+        digit[dot] = (b[after[dot] + 1] - np.uint8(_ZERO)) < 10
+    return not digit.all()
+
+
 def _restore_negative_zeros(values: np.ndarray, b: np.ndarray, ends: np.ndarray) -> None:
     """'-0' / '-0.000' are -0.0 for float(); the integer mantissa lost the sign."""
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    values[(b[starts] == _MINUS) & (values == 0)] = -0.0
+    zeros = np.flatnonzero(values == 0)
+    if zeros.size:
+        starts = np.where(zeros > 0, ends[zeros - 1] + 1, 0)
+        values[zeros[b[starts] == _MINUS]] = -0.0
 
 
 def _field_ends(b: np.ndarray, rows: int, ncols: int) -> np.ndarray | None:

@@ -76,7 +76,7 @@ def _numeric_frames(source: FileSource, folder: str, ext: str = ".jpg") -> list[
 
 def _numbered_frames(source: FileSource, folder: str, pattern: str, numbers: range, where: str) -> FrameList:
     """The frames `folder/<pattern % k>` for k in `numbers`; only the first and last file are checked to exist
-    (the official layout fixes the rest, and listing thousands of folders would cost more than the check)."""
+    (the official layout fixes the rest; listing a folder of thousands of frames per sequence is what was slow)."""
     first, last = f"{folder}/{pattern % numbers[0]}", f"{folder}/{pattern % numbers[-1]}"
     if not source.exists(first):
         raise FileNotFoundError(f"{where}: sequence has no frames (expected {source.describe(first)})")
