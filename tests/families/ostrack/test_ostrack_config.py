@@ -7,7 +7,7 @@ OFFICIAL = ["vitb_256_mae_ce_32x4_ep300", "vitb_384_mae_ce_32x4_ep300", "vitb_25
             "vitb_384_mae_ce_32x4_got10k_ep100"]
 
 
-@pytest.mark.parametrize("config", OFFICIAL + ["tiny"])
+@pytest.mark.parametrize("config", OFFICIAL + ["tiny", "quickstart"])
 def test_experiment_files_load_and_freeze(config):
     cfg = load_config("ostrack", config)
     assert cfg.is_frozen
