@@ -16,6 +16,7 @@ import sys
 import _init_paths  # noqa: F401  (puts the repository root on sys.path)
 
 from lib.families import list_scripts
+from lib.utils.device import resolve_device
 from lib.utils.io import atomic_write_text
 from lib.utils.profiling import DTYPES, format_report, profile_script
 
@@ -38,12 +39,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    import torch
-
-    if args.device == "cuda" and not torch.cuda.is_available():
-        print("error: --device cuda, but CUDA is not available here", file=sys.stderr)
+    try:
+        device = resolve_device(args.device)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     result = profile_script(args.script, args.config, device, args.dtype, args.runs, args.warmup, args.opts)
     print(format_report(result))
     if args.json:

@@ -23,6 +23,7 @@ import _init_paths  # noqa: F401  (puts the repository root on sys.path)
 from lib.config import experiment_file
 from lib.config.node import ConfigError
 from lib.families import UnknownNameError, discover, get_tracker_family, list_trackers
+from lib.utils.device import resolve_device
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -123,10 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     from lib.test.evaluation.tracker import Tracker
     from lib.test.parameter import MissingCheckpointError
 
-    if args.device == "cuda" and not torch.cuda.is_available():
-        print("error: --device cuda, but CUDA is not available here", file=sys.stderr)
+    try:
+        device = resolve_device(args.device)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     num_gpus = args.num_gpus or max(torch.cuda.device_count(), 1)
     results_path = os.path.abspath(args.results_dir) if args.results_dir else None
     tracker = Tracker(args.tracker_name, args.tracker_param, args.dataset_name, args.runid,

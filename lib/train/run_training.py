@@ -29,6 +29,7 @@ from lib.train.staging import apply_freeze, load_init_weights, resolve_init_from
 from lib.train.trainer import Trainer
 from lib.utils import dist
 from lib.utils.checkpoint import latest_checkpoint
+from lib.utils.device import resolve_device
 from lib.utils.env import env_settings
 from lib.utils.io import atomic_write_text
 
@@ -122,7 +123,7 @@ def build_net(family, cfg, settings: RunSettings, device: torch.device) -> torch
 
 
 def run(args: argparse.Namespace) -> None:
-    device_type = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device_type = resolve_device(args.device)
     rank, local_rank, world_size = dist.init_distributed(device_type)
     device = torch.device(f"cuda:{local_rank}" if device_type == "cuda" else "cpu")
     env = env_settings(data_dir=args.data_dir, save_dir=args.save_dir)
