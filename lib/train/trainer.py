@@ -140,6 +140,10 @@ class Trainer:
         if path is None:
             return None
         ckpt = load_checkpoint(path)
+        missing = [k for k in ("net", "optimizer", "scheduler", "epoch", "global_step", "rng") if k not in ckpt]
+        if missing:
+            raise ValueError(f"{path} is not a training checkpoint (no {', '.join(missing)}); to start from its "
+                             f"weights set TRAIN.INIT_FROM instead of --resume")
         self.net.load_state_dict(ckpt["net"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])

@@ -107,3 +107,12 @@ def test_backbone_parameters_get_the_multiplier():
     n_backbone = sum(p.numel() for p in net.backbone.parameters())
     assert any(sum(p.numel() for p in g["params"]) == n_backbone and g["lr"] < cfg.TRAIN.LR for g in groups)
     assert not math.isnan(groups[0]["lr"])
+
+
+def test_resuming_from_a_weights_only_file_points_to_init_from(tmp_path):
+    from lib.utils.checkpoint import save_checkpoint
+
+    trainer = make_trainer(tmp_path)
+    save_checkpoint(str(tmp_path / "weights.pth.tar"), {"net": trainer.net.state_dict()})
+    with pytest.raises(ValueError, match="TRAIN.INIT_FROM"):
+        trainer.resume(str(tmp_path / "weights.pth.tar"))
