@@ -20,18 +20,22 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT, CONFIG = "ostrack", "quickstart"
 TRACKERS = [(SCRIPT, CONFIG, "TinyOSTrack"), ("opencv", "mil", "OpenCV-MIL"), ("hold", "default", "HoldFirstBox")]
 
-# Sizes: (train sequences, frames per train sequence, test sequences, frames per test sequence, epochs,
-#         samples per epoch, image width, image height).
+# Sizes: sequences and frames of the two splits, frame size, and overrides of the training length (the default size
+# trains as experiments/ostrack/quickstart.yaml says; "tiny" is the few-iteration run of the end-to-end test).
 SIZES = {
-    "tiny": dict(train_seqs=4, train_frames=30, test_seqs=2, test_frames=30, epochs=1, samples=16,
-                 width=160, height=120),
-    "default": dict(train_seqs=60, train_frames=100, test_seqs=12, test_frames=200, epochs=12, samples=2048,
-                    width=320, height=240),
+    "tiny": dict(train_seqs=4, train_frames=30, test_seqs=2, test_frames=30, width=160, height=120,
+                 train_opts=["TRAIN.EPOCH", "1", "DATA.TRAIN.SAMPLE_PER_EPOCH", "16"], test_opts=["TEST.EPOCH", "1"]),
+    "default": dict(train_seqs=120, train_frames=50, test_seqs=12, test_frames=200, width=320, height=240,
+                    train_opts=[], test_opts=[]),
 }
 
 
 def tool(name: str, *args: str) -> list[str]:
     return [sys.executable, os.path.join(REPO, "tracking", name), *args]
+
+
+def opts_flag(opts: list[str]) -> list[str]:
+    return ["--opts", *opts] if opts else []
 
 
 def run_step(title: str, command: list[str], env: dict[str, str]) -> None:
@@ -71,10 +75,9 @@ def main(argv=None) -> int:
         "--num_sequences", str(size["test_seqs"]), "--num_frames", str(size["test_frames"]), *image), env)
     run_step("train", tool(
         "train.py", "--script", SCRIPT, "--config", CONFIG, "--mode", "single", "--save_dir", out,
-        "--device", args.device, "--seed", str(args.seed), "--opts", "TRAIN.EPOCH", str(size["epochs"]),
-        "DATA.TRAIN.SAMPLE_PER_EPOCH", str(size["samples"]), "TEST.EPOCH", str(size["epochs"])), env)
+        "--device", args.device, "--seed", str(args.seed), *opts_flag(size["train_opts"] + size["test_opts"])), env)
     for script, config, _ in TRACKERS:
-        extra = ["--opts", "TEST.EPOCH", str(size["epochs"])] if script == SCRIPT else []
+        extra = opts_flag(size["test_opts"]) if script == SCRIPT else []
         run_step(f"test {script} {config}", tool(
             "test.py", script, config, "--dataset", "lasot", "--only_present", "--threads", str(args.threads),
             "--device", args.device, *extra), env)

@@ -191,3 +191,23 @@ def test_cli_select_sequences(test_cli):
     assert [s.name for s in select(seqs, "x")] == ["x"]
     with pytest.raises(KeyError, match="zz"):
         select(seqs, "zz")
+
+
+def test_cpu_workers_split_the_cores(monkeypatch):
+    import torch
+
+    from lib.test.evaluation import running
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setenv("OMP_NUM_THREADS", "8")
+    before = torch.get_num_threads()
+    try:
+        running._share_cpu_cores(4)
+        assert os.environ["OMP_NUM_THREADS"] == "2"
+        assert torch.get_num_threads() == 2
+        assert cv2.getNumThreads() == 2
+        running._share_cpu_cores(16)  # more workers than cores: one thread each, never zero
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+        cv2.setNumThreads(-1)

@@ -116,3 +116,22 @@ def test_resuming_from_a_weights_only_file_points_to_init_from(tmp_path):
     save_checkpoint(str(tmp_path / "weights.pth.tar"), {"net": trainer.net.state_dict()})
     with pytest.raises(ValueError, match="TRAIN.INIT_FROM"):
         trainer.resume(str(tmp_path / "weights.pth.tar"))
+
+
+def test_adamw_uses_the_fused_kernel_and_matches_the_plain_update():
+    cfg = get_default_config()
+    add_config(cfg, "toy")
+    cfg.freeze()
+    torch.manual_seed(0)
+    nets = [build_model(cfg, True) for _ in range(2)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    fused = build_optimizer(default_param_groups(nets[0], cfg), cfg)
+    plain = torch.optim.AdamW(default_param_groups(nets[1], cfg), lr=cfg.TRAIN.LR, weight_decay=cfg.TRAIN.WEIGHT_DECAY)
+    assert fused.defaults["fused"] is True
+    for net, opt in zip(nets, (fused, plain)):
+        for _ in range(3):
+            opt.zero_grad()
+            sum((p * p).sum() for p in net.parameters()).backward()
+            opt.step()
+    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
+        torch.testing.assert_close(a, b)

@@ -13,6 +13,7 @@ import glob
 import io
 import multiprocessing as mp
 import os
+import sys
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
@@ -159,26 +160,39 @@ def _run_parallel(todo: list[Any], tracker: Tracker, threads: int, num_gpus: int
     context = mp.get_context("spawn")  # CUDA cannot be re-initialised in a forked child
     counter = context.Value("i", 0)
     with context.Pool(min(threads, len(todo)), initializer=_init_worker,
-                      initargs=(tracker, counter, max(num_gpus, 1))) as pool:
+                      initargs=(tracker, counter, max(num_gpus, 1), min(threads, len(todo)))) as pool:
         yield from pool.imap_unordered(_worker_run, todo, chunksize=1)
 
 
 _worker_tracker: Tracker | None = None
 
 
-def _init_worker(tracker: Tracker, counter: Any, num_gpus: int) -> None:
+def _init_worker(tracker: Tracker, counter: Any, num_gpus: int, workers: int) -> None:
     global _worker_tracker
     with counter.get_lock():
         index = counter.value
         counter.value += 1
     device = tracker.get_parameters().device
-    if device.startswith("cuda"):
+    if not device.startswith("cuda"):
+        _share_cpu_cores(workers)
+    else:
         import torch
 
         gpu = index % num_gpus
         torch.cuda.set_device(gpu)
         tracker.set_device(f"cuda:{gpu}")
     _worker_tracker = tracker
+
+
+def _share_cpu_cores(workers: int) -> None:
+    """Give this worker its share of the cores: a full-size thread pool in every worker oversubscribes them."""
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # read when torch is first imported in this worker
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    import cv2  # frames are read with OpenCV in every worker
+
+    cv2.setNumThreads(threads)
 
 
 def _worker_run(seq: Any) -> SequenceOutcome:
