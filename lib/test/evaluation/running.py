@@ -173,14 +173,14 @@ def _init_worker(tracker: Tracker, counter: Any, num_gpus: int, workers: int) ->
         index = counter.value
         counter.value += 1
     device = tracker.get_parameters().device
-    if not device.startswith("cuda"):
-        _share_cpu_cores(workers)
-    else:
+    if device.startswith("cuda"):
         import torch
 
         gpu = index % num_gpus
         torch.cuda.set_device(gpu)
         tracker.set_device(f"cuda:{gpu}")
+    else:
+        _share_cpu_cores(workers)
     _worker_tracker = tracker
 
 
