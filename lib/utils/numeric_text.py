@@ -65,13 +65,8 @@ def parse_int_list(raw: bytes) -> Optional[np.ndarray]:
     text = raw.replace(b",", b" ")
     if text.translate(None, _INT_LIST_BYTES) or _misplaced_sign(text):
         return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # numpy warns (or raises) when the scan stops at an unexpected character
-        try:
-            values = np.fromstring(text, dtype=np.int64, sep=" ")
-        except (DeprecationWarning, ValueError):
-            return None
-    if values.size == 0 or values.size != len(text.split()):
+    values = _scan_int64(text)
+    if values is None or values.size == 0 or values.size != len(text.split()):
         return None
     if values.max() >= _MAX_INT or values.min() <= -_MAX_INT:
         return None
@@ -195,13 +190,8 @@ def _parse_fast(text: bytes, ncols: int) -> tuple[np.ndarray, np.ndarray] | None
     if decimals is False or _misplaced_sign(text, b):
         return None
     digits = text.replace(b".", b"") if decimals is not None else text
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # numpy warns (or raises) when the scan stops at an unexpected character
-        try:
-            values = np.fromstring(digits, dtype=np.int64, sep=" ")
-        except (DeprecationWarning, ValueError):
-            return None
-    if values.size != rows * ncols or (values.size and max(values.max(), -values.min()) >= _MAX_EXACT):
+    values = _scan_int64(digits)
+    if values is None or values.size != rows * ncols or (values.size and max(values.max(), -values.min()) >= _MAX_EXACT):
         return None
     out = values.astype(np.float64)
     if decimals is not None:
@@ -209,6 +199,16 @@ def _parse_fast(text: bytes, ncols: int) -> tuple[np.ndarray, np.ndarray] | None
     if b"-" in text:
         _restore_negative_zeros(out, b, ends)
     return out.reshape(rows, ncols), ends[ncols - 1::ncols]
+
+
+def _scan_int64(text: bytes) -> np.ndarray | None:
+    """Whitespace-separated integers as int64, or None when numpy's scan stops at an unexpected character."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy warns (or raises) there instead of failing
+        try:
+            return np.fromstring(text, dtype=np.int64, sep=" ")
+        except (DeprecationWarning, ValueError):
+            return None
 
 
 def _misplaced_sign(text: bytes, b: Optional[np.ndarray] = None) -> bool:
