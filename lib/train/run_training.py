@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> None:
     family = get_family(args.script)
     cfg = load_config(args.script, args.config, config_overrides(args))
     cfg_text = cfg.dump()
-    if device_type == "cpu":
+    if device_type == "cpu" and "OMP_NUM_THREADS" not in os.environ:  # an explicit setting wins
         per_node = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))  # set by torchrun
         torch.set_num_threads(training_cpu_threads(int(cfg.TRAIN.NUM_WORKER), per_node))
         log.info(f"CPU training: {torch.get_num_threads()} compute thread(s) beside {cfg.TRAIN.NUM_WORKER} "
