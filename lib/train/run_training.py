@@ -29,7 +29,7 @@ from lib.train.staging import apply_freeze, load_init_weights, resolve_init_from
 from lib.train.trainer import Trainer
 from lib.utils import dist
 from lib.utils.checkpoint import latest_checkpoint
-from lib.utils.device import resolve_device, training_cpu_threads
+from lib.utils.device import cpu_threads_per_process, resolve_device
 from lib.utils.env import env_settings
 from lib.utils.io import atomic_write_text
 
@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> None:
     cfg_text = cfg.dump()
     if device_type == "cpu" and "OMP_NUM_THREADS" not in os.environ:  # an explicit setting wins
         per_node = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))  # set by torchrun
-        torch.set_num_threads(training_cpu_threads(int(cfg.TRAIN.NUM_WORKER), per_node))
+        torch.set_num_threads(cpu_threads_per_process(per_node, busy_helpers=int(cfg.TRAIN.NUM_WORKER)))
         log.info(f"CPU training: {torch.get_num_threads()} compute thread(s) beside {cfg.TRAIN.NUM_WORKER} "
                  f"data worker(s)")
     if rank == 0:

@@ -1,4 +1,4 @@
-"""Choosing the compute device from a command-line value, and the CPU threads a training process uses."""
+"""Choosing the compute device from a command-line value, and the CPU threads a process of a pool uses."""
 from __future__ import annotations
 
 import os
@@ -13,10 +13,9 @@ def resolve_device(requested: str | None) -> str:
     return requested or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def training_cpu_threads(num_workers: int, processes_per_node: int) -> int:
-    """Compute threads for one CPU training process: its share of the cores minus its data-loader workers.
-
-    Each worker keeps a core busy decoding and cropping; a full-size thread pool beside them oversubscribes the
-    cores and its threads spin-wait (the tiny quickstart model trained ~35 % slower that way on 2 cores)."""
-    share = (os.cpu_count() or 1) // max(1, processes_per_node)
-    return max(1, share - num_workers)
+def cpu_threads_per_process(processes: int, busy_helpers: int = 0) -> int:
+    """Compute threads for one of `processes` CPU processes sharing this machine, leaving a core to each of its
+    `busy_helpers` (data-loader workers). Full-size thread pools side by side oversubscribe the cores and spin-wait:
+    the tiny quickstart model trained ~35 % slower, and a tiny tracker tested ~6x slower, that way on 2 cores."""
+    share = (os.cpu_count() or 1) // max(1, processes)
+    return max(1, share - busy_helpers)

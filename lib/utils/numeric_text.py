@@ -191,7 +191,9 @@ def _parse_fast(text: bytes, ncols: int) -> tuple[np.ndarray, np.ndarray] | None
         return None
     digits = text.replace(b".", b"") if decimals is not None else text
     values = _scan_int64(digits)
-    if values is None or values.size != rows * ncols or (values.size and max(values.max(), -values.min()) >= _MAX_EXACT):
+    if values is None or values.size != rows * ncols:
+        return None
+    if values.size and max(values.max(), -values.min()) >= _MAX_EXACT:
         return None
     out = values.astype(np.float64)
     if decimals is not None:

@@ -22,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lib.test.evaluation.tracker import Tracker
+from lib.utils.device import cpu_threads_per_process
 from lib.utils.io import atomic_write_text
 
 BOX_FORMAT = "%.4f"
@@ -185,8 +186,8 @@ def _init_worker(tracker: Tracker, counter: Any, num_gpus: int, workers: int) ->
 
 
 def _share_cpu_cores(workers: int) -> None:
-    """Give this worker its share of the cores: a full-size thread pool in every worker oversubscribes them."""
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    """Give this worker its share of the cores (torch and OpenCV)."""
+    threads = cpu_threads_per_process(workers)
     os.environ["OMP_NUM_THREADS"] = str(threads)  # read when torch is first imported in this worker
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
