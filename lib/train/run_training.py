@@ -1,7 +1,8 @@
 """Training worker: one process of a (possibly torchrun-launched) run.
 
     python tracking/train.py --script stark_s --config baseline --save_dir . --mode single
-    python -m torch.distributed.run --nproc_per_node 8 lib/train/run_training.py --script seqtrack --config seqtrack_b256 --save_dir .
+    python -m torch.distributed.run --nproc_per_node 8 lib/train/run_training.py --script ostrack \
+        --config vitb_256_mae_ce_32x4_ep300 --save_dir .
 """
 from __future__ import annotations
 

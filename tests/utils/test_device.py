@@ -12,6 +12,7 @@ from lib.utils.device import cpu_threads_per_process
     (2, 2, 1, 1),     # never fewer than one thread
     (None, 0, 1, 1),  # unknown core count
 ])
-def test_each_process_gets_its_share_of_the_cores_minus_its_data_workers(monkeypatch, cores, workers, processes, expected):
+def test_each_process_gets_its_share_of_the_cores_minus_its_data_workers(monkeypatch, cores, workers, processes,
+                                                                         expected):
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
     assert cpu_threads_per_process(processes, busy_helpers=workers) == expected
