@@ -1,4 +1,5 @@
-"""OSTrack config keys: exactly the official `lib/config/ostrack/config.py` schema, with its defaults.
+"""OSTrack config keys: the official `lib/config/ostrack/config.py` schema, with its defaults, plus
+MODEL.HEAD.SCORE_PRIOR (off by default).
 
 Keys that the official code declares but never reads (EXTRA_MERGER, RETURN_STAGES, MID_PE, MERGE_LAYER,
 CLS_TOKEN_USE_MODE, FREEZE_LAYERS) are kept so official experiment files load; the model builder rejects values
@@ -29,7 +30,9 @@ def add_config(cfg: CfgNode, script: str) -> None:
         "CE_KEEP_RATIO": [],
         "CE_TEMPLATE_RANGE": "ALL",
     })
-    cfg.MODEL.HEAD = CfgNode({"TYPE": "CENTER", "NUM_CHANNELS": 256})
+    # SCORE_PRIOR is not in the official schema: the initial score-map probability, 0 for the official
+    # initialisation (near 0.5); a small value steadies training from scratch (see lib/models/heads/center.py).
+    cfg.MODEL.HEAD = CfgNode({"TYPE": "CENTER", "NUM_CHANNELS": 256, "SCORE_PRIOR": 0.0})
 
     cfg.TRAIN.FREEZE_LAYERS = [0]
     # Keep ratio 1 before CE_START_EPOCH, then a cosine down to CE_KEEP_RATIO[0] over CE_WARM_EPOCH epochs.

@@ -76,5 +76,6 @@ def build_ostrack(cfg: CfgNode, training: bool, pretrained_folder: str | None = 
         report = load_pretrained_vit(backbone, resolve_pretrained_file(cfg.MODEL.PRETRAIN_FILE, pretrained_folder))
         logger.info("backbone pre-training: %d tensors from %s", len(report.loaded), report.path)
     head = CenterPredictor(inplanes=backbone.embed_dim, channel=cfg.MODEL.HEAD.NUM_CHANNELS,
-                           feat_sz=cfg.DATA.SEARCH.SIZE // backbone_cfg.STRIDE, stride=backbone_cfg.STRIDE)
+                           feat_sz=cfg.DATA.SEARCH.SIZE // backbone_cfg.STRIDE, stride=backbone_cfg.STRIDE,
+                           score_prior=cfg.MODEL.HEAD.SCORE_PRIOR)
     return OSTrack(backbone, head)

@@ -5,10 +5,16 @@ and a 1x1 `conv5`. Score and size maps go through a sigmoid clamped to [1e-4, 1 
 `size_branch=False` the offset tower predicts 4 channels, (offset_x, offset_y, w, h), and there is no `size`
 tower (the variant with keys `conv*_ctr` and `conv*_offset` only).
 
+Initialisation is the official one (Xavier-uniform weights, PyTorch's default biases), which starts every score
+near 0.5. `score_prior` > 0 instead starts them at that probability (RetinaNet's focal-loss prior, Lin et al. 2017):
+with a random backbone the near-0.5 start makes the focal loss swamp the box losses for the first epochs.
+
 Box decoding (`cal_bbox`): take the arg-max cell (x, y) of the score map; the box is
 (cx, cy, w, h) = ((x + off_x) / n, (y + off_y) / n, w, h), normalised to the search crop (n = grid side).
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn as nn
@@ -25,10 +31,11 @@ def _clamped_sigmoid(x: torch.Tensor) -> torch.Tensor:
 
 
 class CenterPredictor(nn.Module):
-    """inplanes: token channels; channel: width of conv1 (halved per layer); feat_sz: search grid side."""
+    """inplanes: token channels; channel: width of conv1 (halved per layer); feat_sz: search grid side;
+    score_prior: initial score of every cell (0: the official initialisation)."""
 
     def __init__(self, inplanes: int = 64, channel: int = 256, feat_sz: int = 20, stride: int = 16,
-                 size_branch: bool = True):
+                 size_branch: bool = True, score_prior: float = 0.0):
         super().__init__()
         self.feat_sz = feat_sz
         self.stride = stride
@@ -44,6 +51,10 @@ class CenterPredictor(nn.Module):
         for p in self.parameters():
             if p.dim() > 1:
                 nn.init.xavier_uniform_(p)
+        if not 0 <= score_prior < 1:
+            raise ValueError(f"score_prior must be in [0, 1), got {score_prior}")
+        if score_prior:
+            nn.init.constant_(self.conv5_ctr.bias, math.log(score_prior / (1 - score_prior)))
 
     def _tower(self, name: str, x: torch.Tensor) -> torch.Tensor:
         for i in range(1, 6):

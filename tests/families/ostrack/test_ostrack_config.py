@@ -47,6 +47,7 @@ def test_schema_defaults_are_the_official_ones():
     assert backbone.TYPE == "vit_base_patch16_224" and backbone.CE_LOC == [] and backbone.CE_TEMPLATE_RANGE == "ALL"
     assert (backbone.CAT_MODE, backbone.ADD_CLS_TOKEN, backbone.SEP_SEG) == ("direct", False, False)
     assert cfg.MODEL.HEAD.NUM_CHANNELS == 256 and cfg.MODEL.PRETRAIN_FILE == "mae_pretrain_vit_base.pth"
+    assert cfg.MODEL.HEAD.SCORE_PRIOR == 0.0  # the official head initialisation
     assert (cfg.TRAIN.CE_START_EPOCH, cfg.TRAIN.CE_WARM_EPOCH, cfg.TRAIN.DROP_PATH_RATE) == (20, 80, 0.1)
     assert (cfg.TRAIN.LR, cfg.TRAIN.EPOCH, cfg.TRAIN.LR_DROP_EPOCH, cfg.TRAIN.BATCH_SIZE) == (1e-4, 500, 400, 16)
     assert cfg.DATA.TRAIN.DATASETS_NAME == ["LASOT", "GOT10K_vottrain"]

@@ -192,6 +192,26 @@ def test_center_head_without_size_branch():
     assert raw.shape[1] == 4
 
 
+def test_score_prior_sets_only_the_score_bias():
+    """The opt-in focal-loss prior leaves every other initial value as the official initialisation makes it."""
+    torch.manual_seed(0)
+    official = CenterPredictor(inplanes=8, channel=16, feat_sz=4).state_dict()
+    torch.manual_seed(0)
+    primed = CenterPredictor(inplanes=8, channel=16, feat_sz=4, score_prior=0.01).state_dict()
+    changed = [k for k in official if not torch.equal(official[k], primed[k])]
+    assert changed == ["conv5_ctr.bias"]
+    assert torch.sigmoid(primed["conv5_ctr.bias"]).item() == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="score_prior"):
+        CenterPredictor(inplanes=8, channel=16, feat_sz=4, score_prior=1.0)
+
+
+def test_score_prior_comes_from_the_config(tiny_cfg):
+    cfg = tiny_cfg.clone()
+    cfg.MODEL.HEAD.SCORE_PRIOR = 0.1
+    head = get_family("ostrack").build_model(cfg, False).box_head
+    assert torch.sigmoid(head.conv5_ctr.bias).item() == pytest.approx(0.1)
+
+
 def test_unsupported_official_options_are_rejected(tiny_cfg):
     cfg = tiny_cfg.clone()
     cfg.MODEL.BACKBONE.CAT_MODE = "template_central"
