@@ -45,7 +45,8 @@ class OSTrack(nn.Module):
 
 
 def _check_supported(cfg: CfgNode) -> None:
-    """Values the official code declares but this one (like the released configs) does not use."""
+    """Reject values this builder cannot honour: options the official code declares but this one (like the released
+    configs) does not use, and a SCORE_PRIOR that is not a probability."""
     backbone = cfg.MODEL.BACKBONE
     fixed = {"MODEL.BACKBONE.CAT_MODE": (backbone.CAT_MODE, "direct"),
              "MODEL.BACKBONE.SEP_SEG": (backbone.SEP_SEG, False),
@@ -55,6 +56,9 @@ def _check_supported(cfg: CfgNode) -> None:
     for key, (value, supported) in fixed.items():
         if value != supported:
             raise ConfigError(f"{key} = {value!r} is not supported (only {supported!r})")
+    if not 0 <= cfg.MODEL.HEAD.SCORE_PRIOR < 1:
+        raise ConfigError(f"MODEL.HEAD.SCORE_PRIOR = {cfg.MODEL.HEAD.SCORE_PRIOR} is not a probability in [0, 1) "
+                          f"(0: the official head initialisation)")
 
 
 def build_ostrack(cfg: CfgNode, training: bool, pretrained_folder: str | None = None) -> OSTrack:

@@ -37,6 +37,8 @@ class CenterPredictor(nn.Module):
     def __init__(self, inplanes: int = 64, channel: int = 256, feat_sz: int = 20, stride: int = 16,
                  size_branch: bool = True, score_prior: float = 0.0):
         super().__init__()
+        if not 0 <= score_prior < 1:
+            raise ValueError(f"score_prior must be in [0, 1), got {score_prior}")
         self.feat_sz = feat_sz
         self.stride = stride
         self.size_branch = size_branch
@@ -51,8 +53,6 @@ class CenterPredictor(nn.Module):
         for p in self.parameters():
             if p.dim() > 1:
                 nn.init.xavier_uniform_(p)
-        if not 0 <= score_prior < 1:
-            raise ValueError(f"score_prior must be in [0, 1), got {score_prior}")
         if score_prior:
             nn.init.constant_(self.conv5_ctr.bias, math.log(score_prior / (1 - score_prior)))
 

@@ -210,6 +210,9 @@ def test_score_prior_comes_from_the_config(tiny_cfg):
     cfg.MODEL.HEAD.SCORE_PRIOR = 0.1
     head = get_family("ostrack").build_model(cfg, False).box_head
     assert torch.sigmoid(head.conv5_ctr.bias).item() == pytest.approx(0.1)
+    cfg.MODEL.HEAD.SCORE_PRIOR = 1.5
+    with pytest.raises(ValueError, match="MODEL.HEAD.SCORE_PRIOR"):
+        get_family("ostrack").build_model(cfg, False)
 
 
 def test_unsupported_official_options_are_rejected(tiny_cfg):
