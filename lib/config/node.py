@@ -14,10 +14,12 @@ from typing import Any, Iterable
 
 import yaml
 
+from lib.utils.cli import UserError
+
 BASE_KEY = "_BASE_"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config file or override does not fit the schema."""
 
 

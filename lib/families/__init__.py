@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from lib.utils.cli import UserError
+
 if TYPE_CHECKING:
     import torch.nn as nn
 
@@ -57,11 +59,8 @@ class Family:
         return self.scripts[script]
 
 
-class UnknownNameError(KeyError):
+class UnknownNameError(UserError, KeyError):
     """A script or tracker name that no family declares."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 _registered: dict[str, Family] = {}

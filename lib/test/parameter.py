@@ -13,9 +13,10 @@ from lib.config import load_config
 from lib.config.node import CfgNode
 from lib.families import Family, get_tracker_family
 from lib.utils.checkpoint import checkpoint_path
+from lib.utils.cli import UserError
 
 
-class MissingCheckpointError(FileNotFoundError):
+class MissingCheckpointError(UserError, FileNotFoundError):
     """The checkpoint a tracker needs is not on disk; the message names the expected file."""
 
 

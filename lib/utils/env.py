@@ -14,6 +14,8 @@ import importlib.util
 import os
 from typing import Any, Callable
 
+from lib.utils.cli import UserError
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENV_PREFIX = "TRACKZOO_"
 TRAIN_LOCAL_FILE = os.path.join(REPO_ROOT, "lib", "train", "admin", "local.py")
@@ -70,7 +72,7 @@ FIXED_FIELDS = {
 ROOT_VARIABLES = {"data_dir": "DATA_DIR", "save_dir": "SAVE_DIR", "workspace_dir": "WORKSPACE_DIR"}
 
 
-class MissingPathError(FileNotFoundError):
+class MissingPathError(UserError, FileNotFoundError):
     """A path field points nowhere; the message says how to set it."""
 
 
