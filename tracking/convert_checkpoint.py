@@ -141,7 +141,7 @@ def plain_metadata(obj: Any) -> dict[str, Any]:
 
 def verify(state: dict[str, torch.Tensor], script: str, config: str) -> None:
     """Load `state` strictly into the model of (script, config), built without pre-trained weights."""
-    from lib.config import load_config
+    from lib.families import load_config
 
     cfg = load_config(script, config)
     net = get_family(script).build_model(cfg, False)

@@ -1,7 +1,8 @@
 """Family registry.
 
 A family is a sub-package `lib/families/<name>/` whose `__init__.py` exports `FAMILY`, a `Family` declaration.
-Packages are discovered here, so adding a family touches only its own folder (and `experiments/<script>/`).
+Packages are discovered here, so adding a family touches only its own folder (and `experiments/<script>/`); a
+family defined elsewhere (a test fixture, an out-of-tree plugin) calls `register`.
 Family modules must import nothing heavy at import time: their callables import models lazily.
 """
 from __future__ import annotations
@@ -10,16 +11,89 @@ import importlib
 import pkgutil
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol, Sequence, TypedDict, Union
 
+from lib.config import build_config, experiment_file, get_default_config
+from lib.config.node import CfgNode
 from lib.utils.cli import UserError
 
 if TYPE_CHECKING:
+    import torch
     import torch.nn as nn
 
-    from lib.config.node import CfgNode
+    from lib.test.parameter import TrackerParams
+    from lib.test.tracker.base import BaseTracker
+    from lib.train.actors.base import BaseActor
+    from lib.train.hooks import TrainerHook
+    from lib.utils.profiling import ProfileStep
 
 
+# ------------------------------------------------------------------------------------------ step signatures
+class AddConfig(Protocol):
+    def __call__(self, cfg: CfgNode, script: str) -> None:
+        """Add the family's keys and the per-script defaults to the shared schema `cfg` (unfrozen)."""
+
+
+class BuildModel(Protocol):
+    def __call__(self, cfg: CfgNode, training: bool) -> "nn.Module":
+        """The network with the official top-level module names."""
+
+
+class BuildActor(Protocol):
+    def __call__(self, net: "nn.Module", cfg: CfgNode, script: str) -> "BaseActor":
+        """The actor computing the training loss of `net` (possibly DDP-wrapped)."""
+
+
+class BuildTracker(Protocol):
+    def __call__(self, params: "TrackerParams") -> "BaseTracker":
+        """A test-time tracker (lib/test/tracker/base.py)."""
+
+
+class DataOptions(TypedDict, total=False):
+    """Keyword arguments merged over the generic data pipeline's defaults (lib/train/data/loader.py)."""
+
+    sampler: dict[str, Any]
+    processing: dict[str, Any]
+    transforms: dict[str, Any]
+
+
+class BuildDataOptions(Protocol):
+    def __call__(self, cfg: CfgNode, script: str) -> DataOptions: ...
+
+
+class AdaptStateDict(Protocol):
+    def __call__(self, state: dict[str, "torch.Tensor"]) -> dict[str, "torch.Tensor"]:
+        """Rename a checkpoint's keys (official or previous-stage) to this codebase's before a load."""
+
+
+# One tracking step for profiling: positional inputs, keyword inputs, or model -> steps (lib/utils/profiling.py).
+DummyInputsResult = Union[tuple, list, dict, Callable[["nn.Module"], "list[ProfileStep]"]]
+
+
+class DummyInputs(Protocol):
+    def __call__(self, cfg: CfgNode, device: "torch.device | str") -> DummyInputsResult: ...
+
+
+class ParamGroups(Protocol):
+    def __call__(self, net: "nn.Module", cfg: CfgNode) -> list[dict[str, Any]]:
+        """Optimiser parameter groups, when the official recipe differs from lib.train.optim's default."""
+
+
+class BuildTrainerHooks(Protocol):
+    def __call__(self, net: "nn.Module", cfg: CfgNode, script: str) -> "Sequence[TrainerHook]":
+        """Hooks the trainer calls before/after each step and epoch (lib/train/hooks.py)."""
+
+
+@dataclass(frozen=True)
+class TinyRun:
+    """A small configuration of a training script for smoke tests: an experiment name (or YAML path) and
+    `KEY VALUE` overrides. The conformance suite trains and tracks one step with it."""
+
+    config: str
+    opts: tuple[str, ...] = ()
+
+
+# ------------------------------------------------------------------------------------------ declaration
 @dataclass(frozen=True)
 class Family:
     """What a tracker family declares; every callable receives explicit arguments, never globals.
@@ -27,37 +101,45 @@ class Family:
     name: package name.
     scripts: training `--script` names -> official checkpoint file prefix (e.g. stark_st2 -> "STARKST").
     trackers: test-time tracker names -> the training script whose experiment files and checkpoints they use
-        (e.g. stark_st -> stark_st2).
-    add_config: extends the shared schema with the family's keys and per-script defaults: (cfg, script) -> None.
-    build_model: (cfg, training) -> nn.Module with the official top-level module names.
-    build_actor: (net, cfg, script) -> an actor computing the training loss.
-    build_tracker: (params) -> a test-time tracker (see lib/test/tracker).
-    data_options: (cfg, script) -> extra keyword arguments for the generic data pipeline, as
-        {"sampler": {...}, "processing": {...}}.
-    adapt_state_dict: optional rename of official checkpoint keys applied before a strict load.
-    dummy_inputs: (cfg, device) -> inputs of one tracking step for profiling: a tuple of positional inputs, a dict
-        of keyword inputs, or a callable (model -> list of lib.utils.profiling.ProfileStep) for multi-part steps.
-    param_groups: (net, cfg) -> optimiser parameter groups, when the official recipe differs from the generic one
-        (backbone parameters at TRAIN.LR * TRAIN.BACKBONE_MULTIPLIER).
+        (e.g. stark_st -> stark_st2), or "" for a tracker without a network (a baseline).
+    A family with scripts declares at least add_config and build_model; to train, build_actor; the conformance
+    suite (tests/conformance) also wants a TinyRun per script in `tiny`. A baseline declares only build_tracker.
+    experiments: folder holding `<script>/<config>.yaml` (default: the repository's experiments/).
+    manifests: (script, config) -> file name of the official state-dict manifest in shared/reference/ that the
+        model built from that experiment file must match.
+    The other fields are optional steps; see their Protocols above.
     """
 
     name: str
     scripts: Mapping[str, str]
     trackers: Mapping[str, str]
-    add_config: Callable[["CfgNode", str], None]
-    build_model: Callable[["CfgNode", bool], "nn.Module"]
-    build_actor: Callable[..., Any] | None = None
-    build_tracker: Callable[..., Any] | None = None
-    data_options: Callable[["CfgNode", str], dict] | None = None
-    adapt_state_dict: Callable[[dict], dict] | None = None
-    dummy_inputs: Callable[..., Any] | None = None
-    param_groups: Callable[["nn.Module", "CfgNode"], list] | None = None
+    add_config: AddConfig | None = None
+    build_model: BuildModel | None = None
+    build_actor: BuildActor | None = None
+    build_tracker: BuildTracker | None = None
+    data_options: BuildDataOptions | None = None
+    adapt_state_dict: AdaptStateDict | None = None
+    dummy_inputs: DummyInputs | None = None
+    param_groups: ParamGroups | None = None
+    trainer_hooks: BuildTrainerHooks | None = None
+    tiny: Mapping[str, TinyRun] = field(default_factory=dict)
+    manifests: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    experiments: str | None = None
     description: str = ""
-    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.scripts:
+            missing = [n for n in ("add_config", "build_model") if getattr(self, n) is None]
+            if missing:
+                raise TypeError(f"family '{self.name}' declares training scripts but no {', '.join(missing)}")
+        unknown = sorted(({s for s, _ in self.manifests} | set(self.tiny)) - set(self.scripts))
+        if unknown:
+            raise TypeError(f"family '{self.name}': tiny/manifests name unknown script(s) {unknown}")
+        if any(t not in ("", *self.scripts) for t in self.trackers.values()):
+            raise TypeError(f"family '{self.name}': a tracker names a script the family does not declare")
 
     def checkpoint_prefix(self, script: str) -> str:
         return self.scripts[script]
-
 
 class UnknownNameError(UserError, KeyError):
     """A script or tracker name that no family declares."""
@@ -127,3 +209,18 @@ def get_tracker_family(tracker: str) -> tuple[Family, str]:
         if tracker in family.trackers:
             return family, family.trackers[tracker]
     raise UnknownNameError(f"unknown tracker '{tracker}'; valid trackers: {', '.join(list_trackers())}")
+
+
+# ------------------------------------------------------------------------------------------ configs
+def get_config_schema(script: str) -> CfgNode:
+    """The unfrozen defaults for `script`: the shared schema extended by its family."""
+    cfg = get_default_config()
+    get_family(script).add_config(cfg, script)
+    return cfg
+
+
+def load_config(script: str, config: str, opts: Iterable[str] = ()) -> CfgNode:
+    """Load experiment `config` (a name in the family's experiments folder, or a YAML path) of training script
+    `script` strictly and freeze it."""
+    family = get_family(script)
+    return build_config(get_config_schema(script), experiment_file(script, config, family.experiments), opts)

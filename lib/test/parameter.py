@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from lib.config import load_config
 from lib.config.node import CfgNode
-from lib.families import Family, get_tracker_family
+from lib.families import Family, get_tracker_family, load_config
 from lib.utils.checkpoint import checkpoint_path
 from lib.utils.cli import UserError
 

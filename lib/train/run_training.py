@@ -22,8 +22,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from lib.config import load_config
-from lib.families import get_family
+from lib.families import get_family, load_config
 from lib.train.admin.settings import RunSettings
 from lib.train.optim import build_optimizer, build_scheduler, default_param_groups
 from lib.train.staging import apply_freeze, load_init_weights, resolve_init_from

@@ -169,26 +169,6 @@ def profile_steps(model: nn.Module, steps: Sequence[ProfileStep], device: torch.
     }
 
 
-def profile_script(script: str, config: str, device: str = "cpu", dtype: str = "fp32", runs: int = 100,
-                   warmup: int = 20, opts: Sequence[str] = ()) -> dict[str, Any]:
-    """Build `script`'s model for experiment `config` (inference mode) and profile one tracking step."""
-    from lib.config import load_config
-    from lib.families import get_family
-
-    family = get_family(script)
-    if family.dummy_inputs is None:
-        raise TypeError(f"family '{family.name}' declares no dummy_inputs, so '{script}' cannot be profiled")
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype '{dtype}' unknown; choose from {', '.join(DTYPES)}")
-    cfg = load_config(script, config, opts)
-    torch_device = torch.device(device)
-    model = family.build_model(cfg, False).to(torch_device).eval()
-    with torch.no_grad():
-        steps = tracking_steps(model, family.dummy_inputs(cfg, torch_device))
-    result = profile_steps(model, steps, torch_device, DTYPES[dtype], runs, warmup)
-    return {"script": script, "config": config, "device": str(torch_device), "dtype": dtype, **result}
-
-
 def _si(value: float, unit: str = "") -> str:
     for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
         if abs(value) >= scale:

@@ -13,7 +13,6 @@ from lib.families import Family
 from lib.test.evaluation import Sequence
 from lib.test.evaluation.running import result_files, run_dataset
 from lib.test.evaluation.tracker import Tracker
-from lib.test.tracker.untrained import no_config, no_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STEP = 0.25  # per-frame drift of the fake tracker: not an integer, so truncation would show
@@ -41,8 +40,7 @@ def build_drift_tracker(params):
     return DriftTracker(params)
 
 
-FAKE = Family(name="fakerun", scripts={}, trackers={"fakerun": ""}, add_config=no_config, build_model=no_model,
-              build_tracker=build_drift_tracker)
+FAKE = Family(name="fakerun", scripts={}, trackers={"fakerun": ""}, build_tracker=build_drift_tracker)
 
 
 @pytest.fixture

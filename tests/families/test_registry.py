@@ -5,8 +5,7 @@ import tokenize
 import pytest
 
 from lib import families
-from lib.config import load_config
-from lib.families import Family, UnknownNameError
+from lib.families import Family, UnknownNameError, load_config
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 

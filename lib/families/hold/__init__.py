@@ -1,6 +1,5 @@
 """'hold': the trivial baseline that reports the first-frame box on every frame (`test.py hold default`)."""
 from lib.families import Family
-from lib.test.tracker.untrained import no_config, no_model
 
 
 def build_tracker(params):
@@ -9,5 +8,5 @@ def build_tracker(params):
     return HoldTracker(params)
 
 
-FAMILY = Family(name="hold", scripts={}, trackers={"hold": ""}, add_config=no_config, build_model=no_model,
-                build_tracker=build_tracker, description="baseline: holds the first-frame box forever")
+FAMILY = Family(name="hold", scripts={}, trackers={"hold": ""}, build_tracker=build_tracker,
+                description="baseline: holds the first-frame box forever")

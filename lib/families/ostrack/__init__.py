@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lib.families import Family
+from lib.families import Family, TinyRun
 from lib.families.ostrack.config import add_config
 
 if TYPE_CHECKING:
@@ -67,5 +67,9 @@ FAMILY = Family(
     build_tracker=build_tracker,
     data_options=data_options,
     dummy_inputs=dummy_inputs,
+    tiny={"ostrack": TinyRun("tiny")},
+    # The got10k files build the same networks as the full-data files the manifests were made from.
+    manifests={("ostrack", f"vitb_{size}_mae_ce_32x4_{data}"): f"ostrack{size}.json"
+               for size in (256, 384) for data in ("ep300", "got10k_ep100")},
     description="OSTrack: one-stream ViT tracker with candidate elimination (ECCV 2022)",
 )

@@ -5,7 +5,7 @@ from stage 1). Trackers: stark_s, and stark_st, which reads stark_st2 experiment
 """
 from __future__ import annotations
 
-from lib.families import Family
+from lib.families import Family, TinyRun
 from lib.families.stark.config import add_config
 
 
@@ -54,5 +54,12 @@ FAMILY = Family(
     build_tracker=build_tracker,
     data_options=data_options,
     dummy_inputs=dummy_inputs,
+    tiny={script: TinyRun("tiny") for script in ("stark_s", "stark_st1", "stark_st2")},
+    # The got10k_only files and stage 1 build the same networks as the files the manifests were made from.
+    manifests={("stark_s", "baseline"): "stark_s50.json", ("stark_s", "baseline_got10k_only"): "stark_s50.json",
+               **{(script, config): manifest for script in ("stark_st1", "stark_st2")
+                  for config, manifest in (("baseline", "stark_st50.json"), ("baseline_got10k_only", "stark_st50.json"),
+                                           ("baseline_R101", "stark_st101.json"),
+                                           ("baseline_R101_got10k_only", "stark_st101.json"))}},
     description="STARK-S50 / STARK-ST50 / STARK-ST101: ResNet + DETR encoder-decoder + corner head (+ score head)",
 )

@@ -13,8 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lib.config import load_config
-from lib.families import get_family
+from lib.families import get_family, load_config
 
 
 @pytest.fixture

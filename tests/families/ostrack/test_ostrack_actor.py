@@ -6,8 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from lib.config import load_config
-from lib.families import get_family
+from lib.families import get_family, load_config
 from lib.families.ostrack.actor import OSTrackActor, ce_keep_rate
 from lib.train.data.labels import gaussian_heatmap
 

@@ -1,7 +1,8 @@
 """OSTrack experiment files load strictly with the official values; schema defaults are the official ones."""
 import pytest
 
-from lib.config import ConfigError, get_config_schema, load_config
+from lib.config import ConfigError
+from lib.families import get_config_schema, load_config
 
 OFFICIAL = ["vitb_256_mae_ce_32x4_ep300", "vitb_384_mae_ce_32x4_ep300", "vitb_256_mae_ce_32x4_got10k_ep100",
             "vitb_384_mae_ce_32x4_got10k_ep100"]

@@ -7,8 +7,7 @@ import pathlib
 import pytest
 import torch
 
-from lib.config import load_config
-from lib.families import get_family
+from lib.families import get_family, load_config
 from lib.models.backbones.vit import build_one_stream_vit
 from lib.models.heads.center import CenterPredictor
 from lib.models.layers.candidate_elimination import template_token_mask

@@ -3,8 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lib.config import load_config
-from lib.families import get_family
+from lib.families import get_family, load_config
 from lib.families.ostrack.model import build_ostrack
 from lib.models.backbones.pretrained import load_pretrained_vit
 

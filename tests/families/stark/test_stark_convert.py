@@ -53,8 +53,7 @@ def _official_like_checkpoint(path, state, marker, zipfile=True):
 
 
 def _tiny_state():
-    from lib.config import load_config
-    from lib.families import get_family
+    from lib.families import get_family, load_config
 
     return get_family("stark_s").build_model(load_config("stark_s", "tiny"), False).state_dict()
 

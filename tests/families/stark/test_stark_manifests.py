@@ -7,8 +7,7 @@ import os
 import pytest
 import torch
 
-from lib.config import load_config
-from lib.families import get_family
+from lib.families import get_family, load_config
 from lib.utils.profiling import thop_macs, torch_flops, tracking_steps
 
 MANIFEST_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "manifests")

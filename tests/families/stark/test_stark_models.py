@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from lib.config import ConfigError, load_config
-from lib.families import get_family
+from lib.config import ConfigError
+from lib.families import get_family, load_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 OFFICIAL = {

@@ -81,7 +81,7 @@ def test_no_template_update_when_the_score_is_low():
 
 
 def test_update_intervals_per_dataset_and_fallback():
-    from lib.config import load_config
+    from lib.families import load_config
     from lib.families.stark.tracker import update_intervals
 
     cfg = load_config("stark_st2", "baseline")

@@ -3,8 +3,8 @@ and the data options."""
 import pytest
 import torch
 
-from lib.config import ConfigError, load_config
-from lib.families import get_family
+from lib.config import ConfigError
+from lib.families import get_family, load_config
 from lib.families.stark.actor import STARKActor
 from lib.train.optim import build_optimizer, default_param_groups
 from lib.train.staging import apply_freeze
