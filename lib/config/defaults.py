@@ -57,6 +57,9 @@ def _train() -> CfgNode:
         "TRAINABLE": [],
         # Save a checkpoint every N epochs (and always the last one).
         "SAVE_EVERY": 1,
+        # DDP only: let parameters that get no gradient in a step pass (a branch skipped per batch, a parameter
+        # kept only for checkpoint compatibility); costs an extra graph traversal per step.
+        "FIND_UNUSED_PARAMETERS": False,
     })
 
 

@@ -113,7 +113,7 @@ def build_net(family, cfg, settings: RunSettings, device: torch.device) -> torch
     has_own_checkpoint = settings.resume != "none" and latest_checkpoint(settings.checkpoint_dir) is not None
     if cfg.TRAIN.INIT_FROM and not has_own_checkpoint:
         path = resolve_init_from(cfg.TRAIN.INIT_FROM, settings.save_dir)
-        missing, unexpected = load_init_weights(net, path)
+        missing, unexpected = load_init_weights(net, path, family.adapt_state_dict)
         log.info(f"initialised from {path}; missing keys: {len(missing)} "
                  f"({', '.join(sorted({k.split('.')[0] for k in missing})) or '-'}), unexpected: {len(unexpected)}")
     trainable = apply_freeze(net, list(cfg.TRAIN.FREEZE), list(cfg.TRAIN.TRAINABLE))
@@ -154,9 +154,9 @@ def run(args: argparse.Namespace) -> None:
     optimizer = build_optimizer(groups, cfg)
     scheduler = build_scheduler(optimizer, cfg, max(len(train_loader), 1))
     if world_size > 1:
-        # Official recipes freeze parts of the model and skip branches per batch, so allow unused parameters.
         net = torch.nn.parallel.DistributedDataParallel(
-            net, device_ids=[local_rank] if device_type == "cuda" else None, find_unused_parameters=True)
+            net, device_ids=[local_rank] if device_type == "cuda" else None,
+            find_unused_parameters=cfg.TRAIN.FIND_UNUSED_PARAMETERS)
     actor = family.build_actor(net, cfg, args.script)
     amp = cfg.TRAIN.AMP and device_type == "cuda"
     trainer = Trainer(actor, train_loader, optimizer, scheduler, checkpoint_dir=settings.checkpoint_dir,
@@ -165,7 +165,8 @@ def run(args: argparse.Namespace) -> None:
                       val_loader=val_loader, val_interval=cfg.TRAIN.VAL_EPOCH_INTERVAL,
                       print_interval=cfg.TRAIN.PRINT_INTERVAL, save_every=cfg.TRAIN.SAVE_EVERY,
                       extra_state={"config": cfg_text, "script": args.script, "config_name": settings.config},
-                      writers=make_writers(settings, cfg_text), printer=log.info)
+                      writers=make_writers(settings, cfg_text), printer=log.info,
+                      hooks=family.trainer_hooks(net, cfg, args.script) if family.trainer_hooks else ())
     trainer.resume(args.resume)
     log.info(f"training {args.script}/{settings.config} on {world_size} process(es), {device_type}, "
              f"{len(train_loader)} iterations per epoch, epochs {trainer.state.epoch + 1}..{cfg.TRAIN.EPOCH}")

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Callable
 
+import torch
 import torch.nn as nn
 
 from lib.utils.checkpoint import checkpoint_dir, latest_checkpoint, list_checkpoints, load_checkpoint, \
@@ -61,10 +63,15 @@ def resolve_init_from(spec: str, save_dir: str, prefix: str | None = None) -> st
     return path
 
 
-def load_init_weights(net: nn.Module, path: str) -> tuple[list[str], list[str]]:
+def load_init_weights(net: nn.Module, path: str,
+                      adapt: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None
+                      ) -> tuple[list[str], list[str]]:
     """Load a previous stage's weights non-strictly (new modules such as a score head are expected to be
-    missing); returns (missing, unexpected) keys and fails when nothing matches."""
+    missing), after the family's key rename `adapt` (as for test-time loading, so an official checkpoint can start
+    a training); returns (missing, unexpected) keys and fails when nothing matches."""
     state = net_state_dict(load_checkpoint(path), path)
+    if adapt is not None:
+        state = adapt(state)
     result = net.load_state_dict(state, strict=False)
     if len(result.missing_keys) == len(net.state_dict()):
         raise ValueError(f"{path}: none of its {len(state)} entries match the model's parameter names")

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from lib.train.hooks import TrainerHook
 from lib.utils import dist
 from lib.utils.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 
@@ -85,7 +86,7 @@ class Trainer:
                  val_loader: Iterable | None = None, val_interval: int = 1, print_interval: int = 50,
                  save_every: int = 1, extra_state: dict[str, Any] | None = None,
                  writers: list[Callable[[str, dict[str, float], int], None]] | None = None,
-                 printer: Callable[[str], None] = print):
+                 printer: Callable[[str], None] = print, hooks: Iterable[TrainerHook] = ()):
         self.actor = actor
         self.train_loader = train_loader
         self.val_loader = val_loader
@@ -105,6 +106,7 @@ class Trainer:
         self.state = TrainState()
         self.amp_dtype = {"": None, "fp16": torch.float16, "bf16": torch.bfloat16}[amp_dtype]
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
+        self.hooks = list(hooks)  # see lib/train/hooks.py
 
     # ----------------------------------------------------------------- checkpoints
     @property
@@ -163,8 +165,12 @@ class Trainer:
     def forward(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         batch = batch_to(batch, self.device)
         batch["epoch"] = self.state.epoch + 1
+        for hook in self.hooks:
+            hook.before_step(self, batch)
         with self._autocast():
             loss, stats = self.actor(batch)
+            for hook in self.hooks:
+                loss = hook.adjust_loss(self, batch, loss, stats)
         if not torch.isfinite(loss):
             names = batch.get("seq_name", batch.get("dataset", "?"))
             raise NonFiniteLossError(
@@ -190,6 +196,8 @@ class Trainer:
             self.optimizer.step()
         self.scheduler.step()
         self.state.global_step += 1
+        for hook in self.hooks:
+            hook.after_step(self, batch, stats)
         return stats
 
     # ----------------------------------------------------------------- loops
@@ -206,6 +214,8 @@ class Trainer:
         epoch = self.state.epoch + 1
         self._set_epoch(loader, epoch)
         self.actor.train(training)
+        for hook in self.hooks:
+            hook.before_epoch(self, epoch, training)
         meter = Meter()
         total = len(loader)
         start = last = time.perf_counter()
@@ -230,7 +240,10 @@ class Trainer:
                     if training:
                         self._log("train_iter", {**avg, "samples_per_s": rate}, self.state.global_step)
                     last, samples_since = now, 0
-        return dist.all_reduce_mean(meter.averages(), self.device)
+        averages = dist.all_reduce_mean(meter.averages(), self.device)
+        for hook in self.hooks:
+            hook.after_epoch(self, epoch, training, averages)
+        return averages
 
     def train(self) -> None:
         while self.state.epoch < self.max_epochs:

@@ -66,3 +66,18 @@ def test_init_weights_load_non_strictly_but_not_from_an_unrelated_file(tmp_path)
     save_checkpoint(str(tmp_path / "other.pth.tar"), {"net": {"unrelated.weight": torch.zeros(1)}})
     with pytest.raises(ValueError, match="none of its 1 entries match"):
         load_init_weights(fresh, str(tmp_path / "other.pth.tar"))
+
+
+def test_init_weights_pass_through_the_family_rename(tmp_path):
+    """TRAIN.INIT_FROM from an official-style checkpoint: the family's adapt_state_dict renames before loading."""
+    _, net = toy()
+    official = {k.replace("box_head.", "official_head."): v for k, v in net.state_dict().items()}
+    save_checkpoint(str(tmp_path / "official.pth.tar"), {"net": official})
+    _, fresh = toy()
+    missing, _ = load_init_weights(fresh, str(tmp_path / "official.pth.tar"))
+    assert missing == ["box_head.weight", "box_head.bias"]
+    missing, unexpected = load_init_weights(
+        fresh, str(tmp_path / "official.pth.tar"),
+        adapt=lambda state: {k.replace("official_head.", "box_head."): v for k, v in state.items()})
+    assert not missing and not unexpected
+    assert torch.equal(fresh.box_head.weight, net.box_head.weight)

@@ -8,7 +8,12 @@ import pytest
 import torch
 
 from lib.config.defaults import get_default_config
-from lib.train.optim import build_optimizer, build_scheduler, default_param_groups, lr_factor
+from lib.config.node import ConfigError
+from lib.families import get_config_schema
+from lib.train import optim
+from lib.train.hooks import TrainerHook
+from lib.train.optim import (build_optimizer, build_scheduler, default_param_groups, lr_factor, register_optimizer,
+                             register_schedule)
 from lib.train.trainer import NonFiniteLossError, Trainer
 from lib.utils.checkpoint import list_checkpoints
 from tests.fixtures.toy_family import add_config, build_actor, build_model
@@ -41,7 +46,7 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_run(tmp_path):
         torch.testing.assert_close(a["net"][key], b["net"][key])
 
 
-def make_trainer(tmp_path, actor_fn=None, epochs=1):
+def make_trainer(tmp_path, actor_fn=None, epochs=1, hooks=()):
     cfg = get_default_config()
     add_config(cfg, "toy")
     cfg.freeze()
@@ -50,7 +55,7 @@ def make_trainer(tmp_path, actor_fn=None, epochs=1):
     actor = actor_fn(net) if actor_fn else build_actor(net, cfg, "toy")
     return Trainer(actor, EpochLoader(None), optimizer, build_scheduler(optimizer, cfg, 4),
                    checkpoint_dir=str(tmp_path), prefix="TOY", max_epochs=epochs, device=torch.device("cpu"),
-                   printer=lambda _: None)
+                   printer=lambda _: None, hooks=hooks)
 
 
 def test_checkpoint_holds_plain_data_only(tmp_path):
@@ -93,8 +98,78 @@ def test_lr_schedules():
     cfg.TRAIN.SCHEDULER.WARMUP_EPOCHS = 2
     assert lr_factor(cfg, 1.0) == pytest.approx((1.0 + 1e-3) / 2)
     cfg.TRAIN.SCHEDULER.TYPE = "linear"
-    with pytest.raises(ValueError, match="SCHEDULER.TYPE"):
+    with pytest.raises(ConfigError, match=r"SCHEDULER.TYPE.*'linear'.*valid: cosine, mstep, step"):
         lr_factor(cfg, 0)
+
+
+def test_optimisers_and_schedules_come_from_registries(monkeypatch):
+    """A family registers a name once; TRAIN.OPTIMIZER / SCHEDULER.TYPE pick it, in any case."""
+    for table in ("_OPTIMIZERS", "_SCHEDULES"):  # the names registered here stay in this test
+        monkeypatch.setattr(optim, table, dict(getattr(optim, table)))
+    cfg = get_default_config()
+    net = torch.nn.Linear(2, 2)
+    cfg.TRAIN.OPTIMIZER = "sgd"
+    assert isinstance(build_optimizer(default_param_groups(net, cfg), cfg), torch.optim.SGD)
+    cfg.TRAIN.OPTIMIZER = "RMSPROP_TEST"
+    with pytest.raises(ConfigError, match=r"TRAIN.OPTIMIZER.*valid: adamw, sgd"):
+        build_optimizer(default_param_groups(net, cfg), cfg)
+    register_optimizer("rmsprop_test", lambda groups, c: torch.optim.RMSprop(groups, lr=c.TRAIN.LR))
+    register_schedule("halves_test", lambda c, epoch: 0.5 ** int(epoch))
+    with pytest.raises(ValueError, match="already registered"):
+        register_schedule("HALVES_TEST", lambda c, epoch: 1.0)
+    optimizer = build_optimizer(default_param_groups(net, cfg), cfg)
+    assert isinstance(optimizer, torch.optim.RMSprop)
+    cfg.TRAIN.SCHEDULER.TYPE = "Halves_Test"
+    scheduler = build_scheduler(optimizer, cfg, iters_per_epoch=2)
+    for _ in range(4):
+        optimizer.step()
+        scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(cfg.TRAIN.LR * 0.25)
+
+
+def test_find_unused_parameters_is_off_by_default_and_on_where_the_official_recipe_has_it():
+    assert get_default_config().TRAIN.FIND_UNUSED_PARAMETERS is False
+    for script in ("stark_s", "stark_st2", "ostrack"):  # the official recipes wrap DDP with it on
+        assert get_config_schema(script).TRAIN.FIND_UNUSED_PARAMETERS is True
+
+
+class RecordingHook(TrainerHook):
+    """Records the calls and adds a second loss term: 100 x the squared norm of the box head's bias."""
+
+    def __init__(self):
+        self.calls = []
+
+    def before_epoch(self, trainer, epoch, training):
+        self.calls.append(("before_epoch", epoch, training))
+
+    def before_step(self, trainer, batch):
+        self.calls.append(("before_step", batch["epoch"]))
+
+    def adjust_loss(self, trainer, batch, loss, stats):
+        extra = 100.0 * trainer.net.box_head.bias.pow(2).sum()
+        stats["Loss/extra"] = extra.item()
+        return loss + extra
+
+    def after_step(self, trainer, batch, stats):
+        self.calls.append(("after_step", "Loss/extra" in stats))
+
+    def after_epoch(self, trainer, epoch, training, stats):
+        self.calls.append(("after_epoch", epoch, "Loss/extra" in stats))
+
+
+def test_hooks_run_around_steps_and_epochs_and_add_a_loss(tmp_path):
+    torch.manual_seed(0)
+    plain = make_trainer(tmp_path / "a")
+    torch.manual_seed(0)
+    hook = RecordingHook()
+    hooked = make_trainer(tmp_path / "b", hooks=[hook])
+    batch = make_batches(1)[0]
+    hooked.run_epoch([batch, batch], training=True)
+    assert hook.calls == [("before_epoch", 1, True), ("before_step", 1), ("after_step", True), ("before_step", 1),
+                          ("after_step", True), ("after_epoch", 1, True)]
+    plain.run_epoch([batch, batch], training=True)
+    # The extra term pulls the bias towards zero much harder than the box loss alone does.
+    assert hooked.net.box_head.bias.norm() < plain.net.box_head.bias.norm()
 
 
 def test_backbone_parameters_get_the_multiplier():

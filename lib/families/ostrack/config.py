@@ -39,6 +39,8 @@ def add_config(cfg: CfgNode, script: str) -> None:
     cfg.TRAIN.CE_START_EPOCH = 20
     cfg.TRAIN.CE_WARM_EPOCH = 80
     cfg.TRAIN.DROP_PATH_RATE = 0.1
+    # cls_token and pos_embed are kept for checkpoint compatibility but unused (as in the official DDP set-up).
+    cfg.TRAIN.FIND_UNUSED_PARAMETERS = True
 
     cfg.DATA.TRAIN.DATASETS_NAME = ["LASOT", "GOT10K_vottrain"]
     cfg.DATA.TRAIN.DATASETS_RATIO = [1, 1]

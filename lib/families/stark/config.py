@@ -59,6 +59,8 @@ def add_config(cfg: CfgNode, script: str) -> None:
     cfg.TRAIN.FREEZE_BACKBONE_BN = True
     # Backbone modules whose parameters stay frozen (conv1 freezes the whole stem, bn1 included).
     cfg.TRAIN.FREEZE_LAYERS = ["conv1", "layer1"]
+    # The official DDP wrapper allows unused parameters (the score head in stage 1, auxiliary outputs).
+    cfg.TRAIN.FIND_UNUSED_PARAMETERS = True
     cfg.DATA.TRAIN.DATASETS_NAME = ["LASOT", "GOT10K_vottrain"]
     cfg.DATA.TRAIN.DATASETS_RATIO = [1, 1]
     if script in SPATIO_TEMPORAL_SCRIPTS:
