@@ -7,6 +7,7 @@ Every path field keeps its official `local.py` name. A field's value comes from,
      TRACKZOO_<FIELD> (e.g. TRACKZOO_LASOT_PATH) sets one field;
   4. keyword arguments of `env_settings()` (what command-line flags pass).
 Nothing here ever writes a file. A missing dataset folder is an error only when `require()` asks for it.
+A family or plugin adds its own dataset fields (e.g. `depthtrack_dir`) with `register_path_field`.
 """
 from __future__ import annotations
 
@@ -70,6 +71,22 @@ FIXED_FIELDS = {
     "pretrained_networks": os.path.join(REPO_ROOT, "pretrained_networks"),
 }
 ROOT_VARIABLES = {"data_dir": "DATA_DIR", "save_dir": "SAVE_DIR", "workspace_dir": "WORKSPACE_DIR"}
+
+
+PATH_SIDES = {"train": TRAIN_DATA_FIELDS, "test": TEST_DATA_FIELDS}
+
+
+def register_path_field(field: str, folder: str, side: str) -> None:
+    """Declare a dataset path field: its folder under the data root (the convention), resolved like the built-in
+    fields (local.py, TRACKZOO_<FIELD>, keyword arguments). side: 'train' (lib/train/admin/local.py, the training
+    catalog) or 'test' (lib/test/evaluation/local.py, the evaluation catalog)."""
+    if side not in PATH_SIDES:
+        raise ValueError(f"register_path_field: side must be one of {sorted(PATH_SIDES)}, got {side!r}")
+    taken = {f: v for table in (*PATH_SIDES.values(), SAVE_FIELDS, WORKSPACE_FIELDS, FIXED_FIELDS)
+             for f, v in table.items()}
+    if field in taken and PATH_SIDES[side].get(field) != folder:
+        raise ValueError(f"path field '{field}' is already declared (folder {taken[field]!r})")
+    PATH_SIDES[side][field] = folder
 
 
 class MissingPathError(UserError, FileNotFoundError):

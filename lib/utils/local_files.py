@@ -7,8 +7,15 @@ from lib.utils.env import (REPO_ROOT, TEST_DATA_FIELDS, TRAIN_DATA_FIELDS, WORKS
                            default_paths)
 from lib.utils.io import atomic_write_text
 
-TRAIN_FIELDS = list(WORKSPACE_FIELDS) + ["pretrained_networks"] + list(TRAIN_DATA_FIELDS)
-TEST_FIELDS = ["prj_dir"] + list(SAVE_FIELDS) + list(TEST_DATA_FIELDS)
+
+
+def train_fields() -> list[str]:
+    """Fields of lib/train/admin/local.py, including those registered by families (lib.utils.env)."""
+    return list(WORKSPACE_FIELDS) + ["pretrained_networks"] + list(TRAIN_DATA_FIELDS)
+
+
+def test_fields() -> list[str]:
+    return ["prj_dir"] + list(SAVE_FIELDS) + list(TEST_DATA_FIELDS)
 
 
 def _assignments(values: dict[str, str], fields: list[str], indent: str, target: str) -> str:
@@ -18,14 +25,14 @@ def _assignments(values: dict[str, str], fields: list[str], indent: str, target:
 def train_local_text(values: dict[str, str]) -> str:
     return ("class EnvironmentSettings:\n"
             "    def __init__(self):\n"
-            + _assignments(values, TRAIN_FIELDS, " " * 8, "self."))
+            + _assignments(values, train_fields(), " " * 8, "self."))
 
 
 def test_local_text(values: dict[str, str]) -> str:
     return ("from lib.test.evaluation.environment import EnvSettings\n\n\n"
             "def local_env_settings():\n"
             "    settings = EnvSettings()\n"
-            + _assignments(values, TEST_FIELDS, " " * 4, "settings.")
+            + _assignments(values, test_fields(), " " * 4, "settings.")
             + "    return settings\n")
 
 

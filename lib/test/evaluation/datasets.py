@@ -3,6 +3,8 @@
 Roots come from `lib.utils.env.env_settings()` (fields `lasot_path`, `got10k_path`, ...), resolved only for the
 datasets asked for. `only_present=True` evaluates partial copies of the table-defined benchmarks (e.g. the
 synthetic subsets written by tracking/make_synthetic_data.py) instead of failing on the missing sequences.
+A family or plugin adds a benchmark with `register_eval_dataset` (and its path field with
+`lib.utils.env.register_path_field(..., side="test")`).
 """
 from __future__ import annotations
 
@@ -13,10 +15,12 @@ from lib.test.evaluation.readers import (EvalDataset, GOT10KDataset, LaSOTDatase
                                          TrackingNetDataset, lasot_extension_dataset, nfs_dataset, otb_dataset,
                                          uav_dataset)
 
-__all__ = ["get_dataset", "dataset_names", "build_eval_dataset"]
+__all__ = ["get_dataset", "dataset_names", "build_eval_dataset", "register_eval_dataset"]
 
-# name -> (env path field, builder(root, only_present))
-_DATASETS: dict[str, tuple[str, Callable[[str, bool], EvalDataset]]] = {
+EvalBuilder = Callable[[str, bool], EvalDataset]  # (root folder, only_present) -> reader
+
+# name -> (env path field, builder)
+_DATASETS: dict[str, tuple[str, EvalBuilder]] = {
     "lasot": ("lasot_path", lambda root, only: LaSOTDataset(root, only_present=only)),
     "lasot_lmdb": ("lasot_lmdb_path", lambda root, only: LaSOTDataset(root, only_present=only, use_lmdb=True)),
     "lasot_extension_subset": ("lasot_extension_subset_path",
@@ -30,6 +34,14 @@ _DATASETS: dict[str, tuple[str, Callable[[str, bool], EvalDataset]]] = {
     "nfs": ("nfs_path", lambda root, only: nfs_dataset(root, only_present=only)),
     "tnl2k": ("tnl2k_path", lambda root, only: TNL2KDataset(root)),
 }
+
+
+def register_eval_dataset(name: str, field: str, build: EvalBuilder) -> None:
+    """Make `name` usable in test.py's --dataset: `build(root, only_present)` reads the folder at env field
+    `field`."""
+    if name in _DATASETS and _DATASETS[name] != (field, build):
+        raise ValueError(f"evaluation dataset '{name}' is already registered")
+    _DATASETS[name] = (field, build)
 
 
 def dataset_names() -> list[str]:

@@ -1,74 +1,122 @@
-"""Training dataset catalog: the config names STARK-lineage experiments use -> a constructed reader.
+"""Training dataset catalog: the config names of DATA.TRAIN/VAL.DATASETS_NAME -> a constructed reader.
 
 Paths come from `lib.utils.env.env_settings()` (fields `lasot_dir`, `got10k_dir` = the GOT-10k `train/` folder,
 `got10k_val_dir`, `trackingnet_dir`, `coco_dir`; with `use_lmdb`, the `*_lmdb_dir` fields). LMDB packs are made
 by `tracking/pack_lmdb.py` from the dataset folders: lasot -> lasot_lmdb, the whole GOT-10k root (train/ and val/)
 -> got10k_lmdb, trackingnet -> trackingnet_lmdb, coco -> coco_lmdb.
+
+A family or plugin adds a dataset with `register_train_dataset` (and its path field with
+`lib.utils.env.register_path_field`) from its package's `__init__.py`. This module stays light (no torch, no
+readers at import time) so that registering costs nothing; readers are imported when a dataset is built.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 
-from lib.train.dataset.base_video_dataset import BaseVideoDataset
-from lib.train.dataset.coco_seq import MSCOCOSeq
-from lib.train.dataset.got10k import Got10k
-from lib.train.dataset.lasot import Lasot
-from lib.train.dataset.tracking_net import TrackingNet
-from lib.utils.file_source import DirSource, FileSource, LmdbSource
-from lib.utils.image_io import imread_rgb
+from lib.utils.cli import UserError
 
-__all__ = ["build_train_dataset", "train_dataset_names"]
+if TYPE_CHECKING:
+    from lib.train.dataset.base_video_dataset import BaseVideoDataset
+    from lib.utils.file_source import FileSource
+
+__all__ = ["build_train_dataset", "register_train_dataset", "train_dataset_names", "UnknownDatasetError"]
+
+# (source, only_present) -> reader. `only_present` lets a reader accept a partial copy of its dataset.
+DatasetBuilder = Callable[["FileSource", bool], "BaseVideoDataset"]
+
+
+class UnknownDatasetError(UserError, KeyError):
+    """A dataset name that nothing registered."""
 
 
 @dataclass(frozen=True)
-class _Entry:
-    field: str                      # env field of the dataset folder
-    lmdb_field: str                 # env field of its LMDB pack
-    lmdb_prefix: str                # key prefix of this dataset inside the pack
-    build: Callable[[FileSource, bool], BaseVideoDataset]   # (source, only_present) -> reader
+class TrainDatasetEntry:
+    field: str                # env field of the dataset folder
+    build: DatasetBuilder
+    lmdb_field: str = ""      # env field of its LMDB pack ("" when it has none)
+    lmdb_prefix: str = ""     # key prefix of this dataset inside the pack
 
 
-_CATALOG: dict[str, _Entry] = {
-    "LASOT": _Entry("lasot_dir", "lasot_lmdb_dir", "",
-                    lambda src, only: Lasot(src, split="train", only_present=only)),
-    "GOT10K_vottrain": _Entry("got10k_dir", "got10k_lmdb_dir", "train",
-                              lambda src, only: Got10k(src, split="vottrain")),
-    "GOT10K_votval": _Entry("got10k_dir", "got10k_lmdb_dir", "train",
-                            lambda src, only: Got10k(src, split="votval")),
-    "GOT10K_train_full": _Entry("got10k_dir", "got10k_lmdb_dir", "train",
-                                lambda src, only: Got10k(src, split="train_full")),
-    "GOT10K_official_val": _Entry("got10k_val_dir", "got10k_lmdb_dir", "val",
-                                  lambda src, only: Got10k(src, split=None)),
-    "COCO17": _Entry("coco_dir", "coco_lmdb_dir", "", lambda src, only: MSCOCOSeq(src, version="2017")),
-    "TRACKINGNET": _Entry("trackingnet_dir", "trackingnet_lmdb_dir", "", lambda src, only: TrackingNet(src)),
-}
+_CATALOG: dict[str, TrainDatasetEntry] = {}
+
+
+def register_train_dataset(name: str, field: str, build: DatasetBuilder, lmdb_field: str = "",
+                           lmdb_prefix: str = "") -> None:
+    """Make `name` usable in DATA.*.DATASETS_NAME: `build(source, only_present)` reads the folder at env field
+    `field` (or the LMDB pack at `lmdb_field`, under `lmdb_prefix`, with --use_lmdb 1)."""
+    entry = TrainDatasetEntry(field, build, lmdb_field, lmdb_prefix)
+    if name in _CATALOG and _CATALOG[name] != entry:
+        raise ValueError(f"training dataset '{name}' is already registered")
+    _CATALOG[name] = entry
 
 
 def train_dataset_names() -> list[str]:
     return list(_CATALOG)
 
 
-def build_train_dataset(name: str, image_loader: Callable[[str], np.ndarray] = imread_rgb, use_lmdb: bool = False,
-                        settings: Optional[Any] = None, only_present: bool = False) -> BaseVideoDataset:
+def _lasot(src: "FileSource", only: bool) -> "BaseVideoDataset":
+    from lib.train.dataset.lasot import Lasot
+
+    return Lasot(src, split="train", only_present=only)
+
+
+def _got10k(split: str | None) -> DatasetBuilder:
+    def build(src: "FileSource", only: bool) -> "BaseVideoDataset":
+        from lib.train.dataset.got10k import Got10k
+
+        return Got10k(src, split=split)
+    return build
+
+
+def _coco(src: "FileSource", only: bool) -> "BaseVideoDataset":
+    from lib.train.dataset.coco_seq import MSCOCOSeq
+
+    return MSCOCOSeq(src, version="2017")
+
+
+def _trackingnet(src: "FileSource", only: bool) -> "BaseVideoDataset":
+    from lib.train.dataset.tracking_net import TrackingNet
+
+    return TrackingNet(src)
+
+
+register_train_dataset("LASOT", "lasot_dir", _lasot, "lasot_lmdb_dir")
+for _name, _split in (("GOT10K_vottrain", "vottrain"), ("GOT10K_votval", "votval"),
+                      ("GOT10K_train_full", "train_full")):
+    register_train_dataset(_name, "got10k_dir", _got10k(_split), "got10k_lmdb_dir", "train")
+register_train_dataset("GOT10K_official_val", "got10k_val_dir", _got10k(None), "got10k_lmdb_dir", "val")
+register_train_dataset("COCO17", "coco_dir", _coco, "coco_lmdb_dir")
+register_train_dataset("TRACKINGNET", "trackingnet_dir", _trackingnet, "trackingnet_lmdb_dir")
+
+
+def build_train_dataset(name: str, image_loader: Optional[Callable[[str], np.ndarray]] = None,
+                        use_lmdb: bool = False, settings: Optional[Any] = None,
+                        only_present: bool = False) -> "BaseVideoDataset":
     """Construct the reader registered as `name`.
 
-    `settings`: an `EnvSettings`, or a run-settings object carrying one as `.env` (lib.train.admin.settings);
-    default `lib.utils.env.env_settings()`. `only_present` lets LaSOT use a
+    `image_loader`: reads a frame file (default lib.utils.image_io.imread_rgb; a multi-modal dataset registers a
+    builder whose reader stacks its modalities). `settings`: an `EnvSettings`, or a run-settings object carrying one
+    as `.env` (lib.train.admin.settings); default `lib.utils.env.env_settings()`. `only_present` lets LaSOT use a
     partial copy (sequences of the official train split that are missing are skipped instead of an error); the
     list-driven datasets read what their lists name in any case.
     """
+    from lib.utils.file_source import DirSource, LmdbSource
+    from lib.utils.image_io import imread_rgb
+
     entry = _CATALOG.get(name)
     if entry is None:
-        raise KeyError(f"unknown training dataset '{name}'; valid names: {', '.join(_CATALOG)}")
+        raise UnknownDatasetError(f"unknown training dataset '{name}'; valid names: {', '.join(_CATALOG)}")
     if settings is None:
         from lib.utils.env import env_settings
         settings = env_settings()
     paths = settings if hasattr(settings, "require") else settings.env
     if use_lmdb:
-        source: FileSource = LmdbSource(paths.require(entry.lmdb_field)).sub(entry.lmdb_prefix)
+        if not entry.lmdb_field:
+            raise UserError(f"training dataset '{name}' has no LMDB pack; run without --use_lmdb")
+        source: "FileSource" = LmdbSource(paths.require(entry.lmdb_field)).sub(entry.lmdb_prefix)
     else:
-        source = DirSource(paths.require(entry.field), image_loader)
+        source = DirSource(paths.require(entry.field), image_loader or imread_rgb)
     return entry.build(source, only_present)
