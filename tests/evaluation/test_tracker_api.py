@@ -79,7 +79,7 @@ def adapt_state_dict(state: dict) -> dict:
 
 class ConstantBoxTracker(NetworkTracker):
     def forward_search(self, search):
-        return self.net(self.template.tensor, search.tensor)
+        return self.net(self.state.template.tensor, search.tensor)
 
     def decode_box(self, out, search):
         return out, {"score": 1.0}

@@ -7,6 +7,7 @@ new box when frame_id % interval_i == 0 and the score head's sigmoid exceeds 0.5
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -14,14 +15,20 @@ import torch
 
 from lib.families.stark.model import TokenDict, merge_tokens
 from lib.test.parameter import TrackerParams
-from lib.test.tracker.base import Crop, NetworkTracker
+from lib.test.tracker.base import Crop, NetworkTracker, TrackState
 
 UPDATE_SCORE_THRESHOLD = 0.5
+
+
+@dataclass
+class STARKState(TrackState):
+    templates: list[TokenDict] = field(default_factory=list)  # backbone tokens: the initial, then dynamic ones
 
 
 class STARKSTracker(NetworkTracker):
     use_mask = True
     run_cls_head = False
+    State = STARKState
 
     def __init__(self, params: TrackerParams, net: torch.nn.Module | None = None):
         if params.search_size != params.cfg.DATA.SEARCH.SIZE:
@@ -29,16 +36,15 @@ class STARKSTracker(NetworkTracker):
             raise ValueError(f"TEST.SEARCH_SIZE ({params.search_size}) must equal DATA.SEARCH.SIZE "
                              f"({params.cfg.DATA.SEARCH.SIZE}) for {params.tracker_name}")
         super().__init__(params, net)
-        self.templates: list[TokenDict] = []
 
     def encode(self, crop: Crop) -> TokenDict:
         return self.net.forward_backbone(crop.tensor, crop.mask)
 
     def encode_template(self, template: Crop, info: dict) -> None:
-        self.templates = [self.encode(template)]
+        self.state.templates = [self.encode(template)]
 
     def forward_search(self, search: Crop) -> dict[str, torch.Tensor]:
-        seq_dict = merge_tokens(self.templates + [self.encode(search)])
+        seq_dict = merge_tokens(self.state.templates + [self.encode(search)])
         out, _, _ = self.net.forward_transformer(seq_dict, run_box_head=True, run_cls_head=self.run_cls_head)
         return out
 
@@ -55,7 +61,7 @@ class STARKSTTracker(STARKSTracker):
 
     def encode_template(self, template: Crop, info: dict) -> None:
         first = self.encode(template)
-        self.templates = [first] * (1 + len(self.update_intervals))
+        self.state.templates = [first] * (1 + len(self.update_intervals))
 
     def decode_box(self, out: dict[str, torch.Tensor], search: Crop) -> tuple[torch.Tensor, dict]:
         box, _ = super().decode_box(out, search)
@@ -65,9 +71,9 @@ class STARKSTTracker(STARKSTracker):
         if extras["conf_score"] <= UPDATE_SCORE_THRESHOLD:
             return
         for i, interval in enumerate(self.update_intervals):
-            if self.frame_id % interval == 0:
-                crop = self.crop(image, self.state, self.params.template_factor, self.params.template_size)
-                self.templates[i + 1] = self.encode(crop)
+            if self.state.frame_id % interval == 0:
+                crop = self.crop(image, self.state.box, self.params.template_factor, self.params.template_size)
+                self.state.templates[i + 1] = self.encode(crop)
 
 
 def update_intervals(cfg, dataset_name: str) -> list[int]:

@@ -4,8 +4,14 @@ API (what the test runner, demos and the VOT glue call):
     tracker = family.build_tracker(params)
     tracker.initialize(image, {"init_bbox": [x, y, w, h], ...}) -> dict | None
     tracker.track(image, {"previous_output": ...}) -> {"target_bbox": [x, y, w, h], ...}
-`image` is an RGB HxWx3 uint8 array; boxes are 0-based frame pixels. A tracker object follows one sequence at a
-time and `initialize` resets all of its per-sequence state.
+`image` is an HxWxC uint8 array (RGB, then any auxiliary channels: depth, thermal, event); boxes are 0-based
+frame pixels.
+
+Per-sequence state: everything a network tracker carries from frame to frame lives in `tracker.state`, a
+`TrackState` (or the family's subclass, declared as the tracker's `State`) that `initialize` creates afresh; the
+network holds none. So one tracker (and its network) can follow several sequences at once by swapping states:
+    states[seq] = tracker.state          # after initialize / track on seq
+    tracker.state = states[other]; tracker.track(frame_of_other)
 
 `NetworkTracker` runs crop -> forward -> decode -> map back -> clip; a family overrides its hooks only
 (`encode_template`, `forward_search`, `decode_box`, optionally `update_templates`). The network is built once
@@ -15,7 +21,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -44,10 +50,20 @@ class BaseTracker:
 class Crop:
     """A preprocessed square crop around `box` (frame pixels, xywh)."""
 
-    tensor: torch.Tensor  # 1x3xSxS, normalised
+    tensor: torch.Tensor  # 1xCxSxS, normalised
     mask: torch.Tensor | None  # 1xSxS bool, True on padding (None unless the tracker asks for masks)
     resize_factor: float  # crop pixels per frame pixel
     box: list[float]
+
+
+@dataclass
+class TrackState:
+    """What a network tracker carries between frames of one sequence. A family that carries more (updated
+    templates, a temporal token, a score history) subclasses it with its own fields."""
+
+    box: list[float]  # the current target box, frame pixels xywh
+    frame_id: int = 0  # frames tracked since initialize
+    template: Crop | None = None  # the initial template crop
 
 
 _network_cache: dict[tuple, nn.Module] = {}
@@ -88,8 +104,9 @@ def build_network(params: TrackerParams) -> nn.Module:
 class NetworkTracker(BaseTracker):
     """Crop -> forward -> decode -> map back -> clip, for trackers that follow one box with a network.
 
-    Hooks (run under torch.inference_mode):
-      encode_template(crop, info)      store whatever `forward_search` needs (default: the template crop).
+    Hooks (run under torch.inference_mode; per-sequence values go into `self.state`, never onto the network):
+      encode_template(crop, info)      store whatever `forward_search` needs in `self.state` (default: the
+                                       template crop as `state.template`).
       forward_search(crop) -> out      run the network on the search crop.
       decode_box(out, crop) -> (box, extras)
                                        box: normalised (cx, cy, w, h) in the search crop (0..1), 4 numbers;
@@ -99,15 +116,14 @@ class NetworkTracker(BaseTracker):
 
     use_mask: bool = False  # whether crops carry their padding mask (DETR-style models need it)
     clip_margin: int = 10  # the predicted box keeps at least this many pixels inside the frame
+    State: ClassVar[type[TrackState]] = TrackState  # the per-sequence state this tracker carries
 
     def __init__(self, params: TrackerParams, net: nn.Module | None = None):
         super().__init__(params)
         self.net = net if net is not None else load_network(params)
         data = params.cfg.DATA
         self.preprocessor = Preprocessor(data.MEAN, data.STD, params.device)
-        self.state: list[float] = []
-        self.frame_id = 0
-        self.template: Crop | None = None
+        self.state: TrackState | None = None
 
     def crop(self, image: np.ndarray, box: list[float], factor: float, size: int) -> Crop:
         """Cut a square of `factor` times the box's size around `box`, resized to `size`, and preprocess it."""
@@ -116,29 +132,31 @@ class NetworkTracker(BaseTracker):
         return Crop(tensor, mask_t, float(resize_factor), list(box))
 
     def initialize(self, image: np.ndarray, info: dict) -> dict | None:
-        self.state = [float(v) for v in info["init_bbox"]]
-        self.frame_id = 0
-        template = self.crop(image, self.state, self.params.template_factor, self.params.template_size)
+        self.state = self.State(box=[float(v) for v in info["init_bbox"]])
+        template = self.crop(image, self.state.box, self.params.template_factor, self.params.template_size)
         with torch.inference_mode():
             self.encode_template(template, info)
         return None
 
     def track(self, image: np.ndarray, info: dict | None = None) -> dict:
-        self.frame_id += 1
+        state = self.state
+        if state is None:
+            raise RuntimeError("track() before initialize(): the tracker has no state for this sequence")
+        state.frame_id += 1
         height, width = image.shape[:2]
         size = self.params.search_size
-        search = self.crop(image, self.state, self.params.search_factor, size)
+        search = self.crop(image, state.box, self.params.search_factor, size)
         with torch.inference_mode():
             out = self.forward_search(search)
             box, extras = self.decode_box(out, search)
             box_px = [float(v) * size for v in torch.as_tensor(box).flatten().tolist()]
-            self.state = clip_box(map_box_back(box_px, self.state, search.resize_factor, size),
-                                  height, width, margin=self.clip_margin)
+            state.box = clip_box(map_box_back(box_px, state.box, search.resize_factor, size),
+                                 height, width, margin=self.clip_margin)
             self.update_templates(image, out, extras)
-        return {"target_bbox": list(self.state), **extras}
+        return {"target_bbox": list(state.box), **extras}
 
     def encode_template(self, template: Crop, info: dict) -> None:
-        self.template = template
+        self.state.template = template
 
     def forward_search(self, search: Crop) -> Any:
         raise NotImplementedError

@@ -61,23 +61,23 @@ def test_dynamic_template_updates_every_interval_when_confident():
     tracker = _st_tracker_with_own_network("synth", ["TEST.UPDATE_INTERVALS.SYNTH", "[2]"])
     _force_score(tracker, 20.0)
     tracker.initialize(_frame(0), {"init_bbox": INIT})
-    first = tracker.templates[0]
-    assert len(tracker.templates) == 2 and tracker.templates[1] is first
+    first = tracker.state.templates[0]
+    assert len(tracker.state.templates) == 2 and tracker.state.templates[1] is first
     tracker.track(_frame(1), {})
-    assert tracker.templates[1] is first  # frame 1: not a multiple of 2
+    assert tracker.state.templates[1] is first  # frame 1: not a multiple of 2
     tracker.track(_frame(2), {})
-    assert tracker.templates[1] is not first and tracker.templates[0] is first
-    assert not torch.equal(tracker.templates[1]["feat"], first["feat"])
+    assert tracker.state.templates[1] is not first and tracker.state.templates[0] is first
+    assert not torch.equal(tracker.state.templates[1]["feat"], first["feat"])
 
 
 def test_no_template_update_when_the_score_is_low():
     tracker = _st_tracker_with_own_network("synth", ["TEST.UPDATE_INTERVALS.SYNTH", "[1]"])
     _force_score(tracker, -20.0)
     tracker.initialize(_frame(0), {"init_bbox": INIT})
-    first = tracker.templates[0]
+    first = tracker.state.templates[0]
     for i in range(1, 3):
         assert tracker.track(_frame(i), {})["conf_score"] < 0.5
-    assert all(t is first for t in tracker.templates)
+    assert all(t is first for t in tracker.state.templates)
 
 
 def test_update_intervals_per_dataset_and_fallback():
