@@ -2,7 +2,7 @@
 
 Families extend it in their `add_config(cfg, script)`; every default lives here or there, never in code.
 """
-from lib.config.node import CfgNode
+from lib.config.node import CfgNode, ConfigError
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
@@ -17,6 +17,9 @@ def _data() -> CfgNode:
     data = CfgNode({
         "MEAN": list(IMAGENET_MEAN),
         "STD": list(IMAGENET_STD),
+        # Auxiliary channels after RGB (RGB-D / RGB-T / RGB-E frames, HxWx(3+N)): the modality's name and one
+        # mean/std per channel. Empty: RGB only.
+        "AUX": CfgNode({"MODALITY": "", "MEAN": [], "STD": []}),
         # Official files give an int (STARK-S, OSTrack) or a list of gaps (STARK-ST trident modes).
         "MAX_SAMPLE_INTERVAL": 200,
         "SAMPLER_MODE": "causal",
@@ -28,6 +31,21 @@ def _data() -> CfgNode:
     })
     data.set_types("MAX_SAMPLE_INTERVAL", (int, list))
     return data
+
+
+def input_normalisation(data: CfgNode) -> tuple[list[float], list[float]]:
+    """Per-channel (mean, std) of the network input from a DATA section: DATA.MEAN/STD for RGB, then
+    DATA.AUX.MEAN/STD for the auxiliary modality's channels."""
+    aux = data.AUX
+    if len(aux.MEAN) != len(aux.STD) or bool(aux.MODALITY) != bool(aux.MEAN):
+        raise ConfigError(f"DATA.AUX: MODALITY ({aux.MODALITY!r}) needs one MEAN and one STD per auxiliary channel "
+                          f"(got {list(aux.MEAN)} and {list(aux.STD)}); leave all three empty for RGB only")
+    return list(data.MEAN) + list(aux.MEAN), list(data.STD) + list(aux.STD)
+
+
+def input_channels(data: CfgNode) -> int:
+    """Channels of the network input: 3 (RGB) plus the auxiliary modality's."""
+    return len(input_normalisation(data)[0])
 
 
 def _train() -> CfgNode:

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from lib.config.defaults import input_normalisation
 from lib.test.parameter import TrackerParams
 from lib.test.tracker.utils import Preprocessor
 from lib.utils.checkpoint import load_checkpoint, net_state_dict
@@ -121,8 +122,7 @@ class NetworkTracker(BaseTracker):
     def __init__(self, params: TrackerParams, net: nn.Module | None = None):
         super().__init__(params)
         self.net = net if net is not None else load_network(params)
-        data = params.cfg.DATA
-        self.preprocessor = Preprocessor(data.MEAN, data.STD, params.device)
+        self.preprocessor = Preprocessor(*input_normalisation(params.cfg.DATA), params.device)
         self.state: TrackState | None = None
 
     def crop(self, image: np.ndarray, box: list[float], factor: float, size: int) -> Crop:

@@ -24,22 +24,26 @@ def hann2d(size: int | Sequence[int]) -> torch.Tensor:
 
 
 class Preprocessor:
-    """HxWx3 uint8 RGB crop (+ HxW padding mask) -> normalised 1x3xHxW float tensor (+ 1xHxW bool mask)."""
+    """HxWxC uint8 crop (RGB, then auxiliary channels) (+ HxW padding mask) -> normalised 1xCxHxW float tensor
+    (+ 1xHxW bool mask); C is the number of means/stds given."""
 
     def __init__(self, mean: Sequence[float], std: Sequence[float], device: str | torch.device = "cpu"):
-        if len(mean) != 3 or len(std) != 3:
-            raise ValueError(f"mean and std need 3 values (RGB), got {list(mean)} and {list(std)}")
+        if len(mean) < 3 or len(mean) != len(std):
+            raise ValueError(f"mean and std need 3 values (RGB), then one per auxiliary channel, as many means as "
+                             f"stds; got {list(mean)} and {list(std)}")
         self.device = torch.device(device)
-        mean_t = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
-        std_t = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        self.channels = len(mean)
+        mean_t = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+        std_t = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
         # (x / 255 - mean) / std folded into one multiply-add.
         self._scale = 1.0 / (255.0 * std_t)
         self._shift = -mean_t / std_t
 
     def __call__(self, image: np.ndarray, mask: np.ndarray | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected an HxWx3 uint8 image, got shape {image.shape} dtype {image.dtype}")
+        if image.ndim != 3 or image.shape[2] != self.channels or image.dtype != np.uint8:
+            raise ValueError(f"expected an HxWx{self.channels} uint8 image, got shape {image.shape} dtype "
+                             f"{image.dtype}")
         pixels = torch.from_numpy(np.ascontiguousarray(image)).to(self.device, non_blocking=True)
         tensor = pixels.permute(2, 0, 1).unsqueeze(0).float() * self._scale + self._shift
         if mask is None:

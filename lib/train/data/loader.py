@@ -4,8 +4,9 @@ Batches are dicts of tensors stacked along dim 1, i.e. (frames, batch, ...), as 
 (`data['search_images'][0]` is the first search frame of every sample); strings and None are gathered in lists.
 
 `build_dataloaders` reads the shared config keys, builds datasets through the dataset catalog and applies a
-family's extras given as {'sampler': {...}, 'processing': {...}}: keyword arguments of TrackingSampler and
-TrackingProcessing merged over the defaults derived from the config.
+family's extras given as {'sampler': {...}, 'processing': {...}, 'transforms': {...}}: keyword arguments of
+TrackingSampler, TrackingProcessing and `build_transforms` merged over the defaults derived from the config.
+Frames may have auxiliary channels after RGB (DATA.AUX); normalisation is per channel.
 
 DATA.TRAIN.SAMPLE_PER_EPOCH is the global count per epoch, as in the official DistributedSampler set-up: each of
 `world_size` ranks iterates ceil(N / world_size) indices. Indices are yielded as (epoch, index) pairs, so the
@@ -18,13 +19,14 @@ import inspect
 import math
 import random
 from collections.abc import Mapping, Sequence
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from lib.config.defaults import input_normalisation
 from lib.train.data.processing import TrackingProcessing
 from lib.train.data.sampler import TrackingSampler
 from lib.train.data.transforms import (Compose, Normalize, RandomHorizontalFlip, RandomHorizontalFlip_Norm,
@@ -129,31 +131,46 @@ def _init_worker(worker_id: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- builders
-def build_transforms(mean: Sequence[float], std: Sequence[float], training: bool) -> tuple[Compose, dict]:
+def build_transforms(mean: Sequence[float], std: Sequence[float], training: bool,
+                     grayscale_probability: float = OFFICIAL_AUGMENT["grayscale_probability"],
+                     flip_probability: float = OFFICIAL_AUGMENT["flip_probability"],
+                     brightness_jitter: float = OFFICIAL_AUGMENT["brightness_jitter"],
+                     crop_flip_probability: float = OFFICIAL_AUGMENT["crop_flip_probability"]
+                     ) -> tuple[Compose, dict]:
     """Official transforms: (joint, {'template': per-crop, 'search': per-crop}); validation has no jitter/flip
-    per crop but keeps the joint transforms, as the official validation does."""
-    a = OFFICIAL_AUGMENT
-    joint = Compose(ToGrayscale(a["grayscale_probability"]), RandomHorizontalFlip(a["flip_probability"]))
+    per crop but keeps the joint transforms, as the official validation does. A family changes the strengths
+    through data_options['transforms'] (a probability of 0 leaves that transform out)."""
+    joint = Compose(*[t for t, p in ((ToGrayscale(grayscale_probability), grayscale_probability),
+                                     (RandomHorizontalFlip(flip_probability), flip_probability)) if p > 0])
     if training:
-        per_crop = Compose(ToTensorAndJitter(a["brightness_jitter"]),
-                           RandomHorizontalFlip_Norm(a["crop_flip_probability"]), Normalize(mean, std))
+        per_crop = Compose(ToTensorAndJitter(brightness_jitter),
+                           *([RandomHorizontalFlip_Norm(crop_flip_probability)] if crop_flip_probability > 0 else []),
+                           Normalize(mean, std))
     else:
         per_crop = Compose(ToTensor(), Normalize(mean, std))
     return joint, {"template": per_crop, "search": per_crop}
 
 
-def _checked_kwargs(cls: type, defaults: dict, extras: Mapping, where: str) -> dict:
-    valid = set(inspect.signature(cls.__init__).parameters) - {"self"}
+def _checked_kwargs(target: Callable, defaults: dict, extras: Mapping, where: str) -> dict:
+    function = target.__init__ if isinstance(target, type) else target
+    valid = set(inspect.signature(function).parameters) - {"self"}
     unknown = sorted(set(extras) - valid)
     if unknown:
-        raise ValueError(f"{where}: unknown option(s) {unknown} for {cls.__name__}; valid: {sorted(valid)}")
+        raise ValueError(f"{where}: unknown option(s) {unknown} for {target.__name__}; valid: {sorted(valid)}")
     return {**defaults, **extras}
 
 
-def build_processing(cfg, training: bool, extras: Mapping | None = None) -> TrackingProcessing:
-    """TrackingProcessing from DATA.TEMPLATE/SEARCH.{FACTOR,SIZE,CENTER_JITTER,SCALE_JITTER} and DATA.MEAN/STD."""
+def build_processing(cfg, training: bool, extras: Mapping | None = None,
+                     transform_options: Mapping | None = None) -> TrackingProcessing:
+    """TrackingProcessing from DATA.TEMPLATE/SEARCH.{FACTOR,SIZE,CENTER_JITTER,SCALE_JITTER} and the per-channel
+    normalisation DATA.MEAN/STD (+ DATA.AUX)."""
     data = cfg.DATA
-    joint, per_crop = build_transforms(data.MEAN, data.STD, training)
+    mean, std = input_normalisation(data)
+    if {"mean", "std", "training"} & set(transform_options or {}):
+        raise ValueError("data_options['transforms']: the normalisation comes from DATA.MEAN/STD and DATA.AUX")
+    transform_kwargs = _checked_kwargs(build_transforms, {"mean": mean, "std": std, "training": training},
+                                       transform_options or {}, "data_options['transforms']")
+    joint, per_crop = build_transforms(**transform_kwargs)
     parts = {"template": data.TEMPLATE, "search": data.SEARCH}
     defaults = {
         "search_area_factor": {k: float(v.FACTOR) for k, v in parts.items()},
@@ -187,24 +204,27 @@ def build_sampler(cfg, split, datasets: list, processing: TrackingProcessing, se
     return TrackingSampler(**_checked_kwargs(TrackingSampler, defaults, extras or {}, "data_options['sampler']"))
 
 
-def _options(data_options: Mapping | None) -> tuple[dict, dict]:
+OPTION_SECTIONS = ("sampler", "processing", "transforms")
+
+
+def _options(data_options: Mapping | None) -> tuple[dict, dict, dict]:
     data_options = dict(data_options or {})
-    unknown = sorted(set(data_options) - {"sampler", "processing"})
+    unknown = sorted(set(data_options) - set(OPTION_SECTIONS))
     if unknown:
-        raise ValueError(f"data_options: unknown section(s) {unknown}; expected 'sampler' and/or 'processing'")
-    return dict(data_options.get("sampler") or {}), dict(data_options.get("processing") or {})
+        raise ValueError(f"data_options: unknown section(s) {unknown}; expected some of {list(OPTION_SECTIONS)}")
+    return tuple(dict(data_options.get(section) or {}) for section in OPTION_SECTIONS)
 
 
-def _build_loader(name: str, cfg, split, settings, options: tuple[dict, dict], rank: int, world_size: int,
+def _build_loader(name: str, cfg, split, settings, options: tuple[dict, dict, dict], rank: int, world_size: int,
                   training: bool) -> TrackingLoader:
     from lib.train.dataset.catalog import build_train_dataset
     from lib.utils.image_io import imread_rgb
 
-    sampler_options, processing_options = options
+    sampler_options, processing_options, transform_options = options
     datasets = [build_train_dataset(dataset_name, imread_rgb, settings.use_lmdb, settings)
                 for dataset_name in split.DATASETS_NAME]
     seed = int(settings.seed) + (0 if training else 1)
-    processing = build_processing(cfg, training, processing_options)
+    processing = build_processing(cfg, training, processing_options, transform_options)
     sampler = build_sampler(cfg, split, datasets, processing, seed, sampler_options)
     index_sampler = EpochIndexSampler(sampler.samples_per_epoch, rank, world_size, seed, shuffle=training,
                                       vary_by_epoch=training)

@@ -91,8 +91,8 @@ class TrackingProcessing:
                              f"{self.output_sz['search']}")
 
     def __call__(self, data: dict, rng: random.Random) -> dict:
-        """`data`: '<part>_images' (HxWx3 uint8 RGB frames), '<part>_anno' (xywh boxes), optional '<part>_masks';
-        other keys pass through. Returns tensors for each part and 'valid'."""
+        """`data`: '<part>_images' (HxWxC uint8 frames: RGB, then any auxiliary channels), '<part>_anno' (xywh
+        boxes), optional '<part>_masks'; other keys pass through. Returns tensors for each part and 'valid'."""
         aug = SampleAugment()
         if self.joint_transform is not None:
             self.joint_transform(aug, rng)
@@ -167,8 +167,11 @@ class TrackingProcessing:
         if geometry is None:
             return None
         n, size = len(frames), self.output_sz[part]
+        channels = {frame.shape[2] for frame in frames}
+        if len(channels) != 1:
+            raise ValueError(f"{part} frames of one sample have different channel counts {sorted(channels)}")
         masks = masks if masks is not None else [None] * n
-        images = np.empty((n, 3, size, size), np.float32)
+        images = np.empty((n, channels.pop(), size, size), np.float32)
         att = np.empty((n, size, size), bool)
         anno = np.empty((n, 4), np.float32)
         mask_out = np.zeros((n, size, size), np.float32) if self.with_masks else None

@@ -373,8 +373,8 @@ class TrackingSampler(torch.utils.data.Dataset):
             raise SampleError(f"{where}: get_frames returned {len(frames)} frames and "
                               f"{len(anno.get('bbox', []))} boxes for {len(unique)} ids")
         for fid, frame in zip(unique, frames):
-            if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.size == 0:
-                raise SampleError(f"{where}: frame {fid} is not an HxWx3 image "
+            if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] < 3 or frame.size == 0:
+                raise SampleError(f"{where}: frame {fid} is not an HxWx3 image (or HxWxC: RGB + auxiliary channels) "
                                   f"(got {type(frame).__name__} {getattr(frame, 'shape', '')})")
         position = {fid: k for k, fid in enumerate(unique)}
         order = [position[fid] for fid in frame_ids]

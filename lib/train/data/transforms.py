@@ -16,6 +16,10 @@ What differs, and why the output distribution is the same:
   normalisation) and `render` applies it in one pass: uint8 -> float32 CHW through one 256-entry lookup table per
   channel, built with the float32 operations the official tensor transforms perform, so values are identical.
 Every transform handles the image, the box, the padding (att) mask and the optional instance mask.
+
+Frames may carry auxiliary channels after RGB (RGB-D / RGB-T / RGB-E: HxWx6). Geometry (crop, flips) and the
+brightness jitter act on all channels alike; grey conversion acts on the RGB group only; Normalize takes one
+mean/std per channel (RGB first, then the auxiliary group; see lib.config.defaults.input_normalisation).
 """
 from __future__ import annotations
 
@@ -44,15 +48,15 @@ class SampleAugment:
 class CropRecord:
     """One crop on its way through the per-crop transforms; `render` turns it into arrays."""
 
-    image: np.ndarray  # (H, W, 3) uint8 RGB, as cropped
+    image: np.ndarray  # (H, W, C) uint8, RGB then auxiliary channels, as cropped
     bbox: Sequence[float]  # normalised xywh of the target in the crop
     att: np.ndarray  # (H, W) bool, True on padding
     mask: np.ndarray | None = None  # (H, W) float32 instance mask
     grayscale: bool = False
     flip: bool = False  # pending left-right flip of image, att and mask
     brightness: float | None = None  # None: ToTensor (x / 255); else ToTensorAndJitter (x * b / 255, clamped)
-    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    mean: tuple[float, ...] | None = None  # per channel; None: no normalisation
+    std: tuple[float, ...] | None = None
 
 
 class Compose:
@@ -70,7 +74,8 @@ class Compose:
 
 
 class ToGrayscale:
-    """Joint: with `probability`, every crop of the sample becomes grey (replicated to 3 channels)."""
+    """Joint: with `probability`, every crop of the sample becomes grey (replicated to the 3 RGB channels;
+    auxiliary channels stay as they are)."""
 
     def __init__(self, probability: float = 0.5):
         self.probability = probability
@@ -147,8 +152,9 @@ class Normalize:
     """Per crop: (x - mean) / std per channel."""
 
     def __init__(self, mean: Sequence[float], std: Sequence[float]):
-        if len(mean) != 3 or len(std) != 3:
-            raise ValueError(f"Normalize needs 3 means and 3 stds (RGB), got {list(mean)} and {list(std)}")
+        if len(mean) < 3 or len(mean) != len(std):
+            raise ValueError(f"Normalize needs 3 means and 3 stds (RGB), then one per auxiliary channel, as many "
+                             f"means as stds; got {list(mean)} and {list(std)}")
         if any(s <= 0 for s in std):
             raise ValueError(f"Normalize: every std must be positive, got {list(std)}")
         self.mean = tuple(float(m) for m in mean)
@@ -161,15 +167,18 @@ class Normalize:
         return f"Normalize(mean={list(self.mean)}, std={list(self.std)})"
 
 
-def lookup_table(rec: CropRecord) -> np.ndarray:
-    """(3, 256) float32: the final value of each uint8 level per channel, in the official float32 arithmetic."""
+def lookup_table(rec: CropRecord, channels: int = 3) -> np.ndarray:
+    """(channels, 256) float32: the final value of each uint8 level per channel, in the official float32
+    arithmetic."""
     levels = np.arange(256, dtype=_F32)
     if rec.brightness is None:
         values = levels / _F32(255.0)
     else:
         values = np.minimum(np.maximum(levels * _F32(rec.brightness / 255.0), _F32(0.0)), _F32(1.0))
-    mean = np.asarray(rec.mean, _F32)[:, None]
-    std = np.asarray(rec.std, _F32)[:, None]
+    mean = np.asarray(rec.mean if rec.mean is not None else [0.0] * channels, _F32)[:, None]
+    std = np.asarray(rec.std if rec.std is not None else [1.0] * channels, _F32)[:, None]
+    if len(mean) != channels:
+        raise ValueError(f"the crop has {channels} channels but Normalize gives {len(mean)} means and stds")
     return (values[None, :] - mean) / std
 
 
@@ -180,13 +189,13 @@ def _flip_if(array: np.ndarray | None, flip: bool) -> np.ndarray | None:
 
 
 def render(rec: CropRecord, out: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """Write the crop's final image into `out` ((3, H, W) float32, C-contiguous); return its (att, mask)."""
+    """Write the crop's final image into `out` ((C, H, W) float32, C-contiguous); return its (att, mask)."""
+    image = cv2.flip(rec.image, 1) if rec.flip else rec.image
+    planes = list(cv2.split(image))
     if rec.grayscale:
-        gray = cv2.cvtColor(rec.image, cv2.COLOR_RGB2GRAY)
-        planes = [cv2.flip(gray, 1) if rec.flip else gray] * 3
-    else:
-        planes = cv2.split(cv2.flip(rec.image, 1) if rec.flip else rec.image)
-    table = lookup_table(rec)
+        rgb = image if image.shape[2] == 3 else np.ascontiguousarray(image[:, :, :3])
+        planes[:3] = [cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)] * 3
+    table = lookup_table(rec, len(planes))
     for channel, plane in enumerate(planes):
         result = cv2.LUT(plane, table[channel], dst=out[channel])
         if not np.shares_memory(result, out):  # cv2 allocated instead of writing in place
