@@ -16,7 +16,6 @@ Full-size models are only ever built on the meta device.
 from __future__ import annotations
 
 import functools
-import json
 import pathlib
 import runpy
 from types import SimpleNamespace
@@ -39,10 +38,10 @@ from lib.train.trainer import Trainer
 from lib.utils.env import env_settings, register_path_field
 from lib.utils.profiling import thop_macs, tracking_steps
 from tests.conformance.synthetic import SyntheticVideos, render_frame, target_box
+from tests.fixtures.manifests import reference_manifest as manifest
 from tests.fixtures.twotemplate_family import FAMILY as FIXTURE
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-REFERENCE = REPO.parent / "shared" / "reference"
 MACS_TOLERANCE = 1e-3
 
 # The synthetic training data reaches the loader the way a plugin's dataset would: through the open catalogues.
@@ -106,13 +105,6 @@ def meta_model(script: str, config: str):
     with torch.device("meta"):
         net = get_family(script).build_model(cfg, False)
     return cfg, net.eval()
-
-
-@functools.lru_cache(maxsize=None)
-def manifest(name: str) -> dict:
-    path = REFERENCE / name
-    assert path.is_file(), f"declared manifest {path} does not exist"
-    return json.loads(path.read_text())
 
 
 @pytest.mark.parametrize("script,config,manifest_file", MANIFESTS)

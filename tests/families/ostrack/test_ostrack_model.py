@@ -1,8 +1,7 @@
-"""OSTrack network: official state-dict manifests, candidate elimination, equality with a reference forward,
-the center head's decoding, forward/backward, and the profiled cost of the full-size models."""
+"""OSTrack network: candidate elimination, equality with a reference forward, the center head's decoding,
+forward/backward, and the torch FLOPs of the full-size models (their state dicts, parameter counts and thop MACs
+are checked against the official manifests by tests/conformance)."""
 import functools
-import json
-import pathlib
 
 import pytest
 import torch
@@ -11,11 +10,10 @@ from lib.families import get_family, load_config
 from lib.models.backbones.vit import build_one_stream_vit
 from lib.models.heads.center import CenterPredictor
 from lib.models.layers.candidate_elimination import template_token_mask
-from lib.utils.profiling import ProfileStep, thop_macs, torch_flops
+from lib.utils.profiling import ProfileStep, torch_flops
+from tests.fixtures.manifests import reference_manifest
 
-MANIFESTS = pathlib.Path(__file__).parent / "manifests"
-# The manifests were made from these files; the got10k files build the same shapes (see the config tests).
-FULL_SIZE = {"vitb_256_mae_ce_32x4_ep300": "ostrack256", "vitb_384_mae_ce_32x4_ep300": "ostrack384"}
+FULL_SIZE = ["vitb_256_mae_ce_32x4_ep300", "vitb_384_mae_ce_32x4_ep300"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -32,23 +30,10 @@ def meta_models():
     return {config: build_on_meta(config) for config in FULL_SIZE}
 
 
-@pytest.mark.parametrize("config", sorted(FULL_SIZE))
-def test_state_dict_matches_official_manifest(config):
-    _, net = build_on_meta(config)
-    manifest = json.loads((MANIFESTS / f"{FULL_SIZE[config]}.json").read_text())
-    ours = [(k, list(v.shape)) for k, v in net.state_dict().items()]
-    official = [(e["key"], e["shape"]) for e in manifest["state_dict"]]
-    assert ours == official
-    assert sum(p.numel() for p in net.parameters()) == manifest["parameters"]
-    per_module = {name: sum(p.numel() for p in child.parameters()) for name, child in net.named_children()}
-    assert per_module == manifest["parameters_per_top_level_module"]
-
-
-def test_parameter_counts_of_the_issue(meta_models):
-    net256, net384 = meta_models["vitb_256_mae_ce_32x4_ep300"][1], meta_models["vitb_384_mae_ce_32x4_ep300"][1]
-    assert sum(p.numel() for p in net256.parameters()) == 92_518_533
-    assert sum(p.numel() for p in net384.parameters()) == 92_825_733
-    # thop's "params" sums leaf modules only (no cls token or position embeddings): 92.12 M for both sizes.
+def test_thop_parameter_count_of_the_issue(meta_models):
+    """The totals are checked against the manifests by tests/conformance. thop's "params" sums leaf modules only
+    (no cls token or position embeddings): 92.12 M for both sizes."""
+    net256 = meta_models["vitb_256_mae_ce_32x4_ep300"][1]
     leaf = sum(p.numel() for m in net256.modules() if not list(m.children()) for p in m.parameters(recurse=False))
     assert leaf == 92_120_709
 
@@ -71,31 +56,20 @@ def _attention_flops(tokens: list[int], rows: int, dim: int = 768) -> int:
     return sum(2 * rows * n * dim for n in tokens)
 
 
-def test_profiled_cost_of_the_256_model(meta_models):
-    """thop MACs equal the official model's count under the same thop (21.517 G; the manifest's 21.50 G comes from
-    another thop version, within 0.1 %). torch FLOPs equal the manifest plus the template rows that our CE blocks
-    score separately (the reference reuses its full attention matrix): all 64 rows without a template mask."""
-    cfg, net = meta_models["vitb_256_mae_ce_32x4_ep300"]
-    manifest = json.loads((MANIFESTS / "ostrack256.json").read_text())
-    z = torch.zeros(1, 3, 128, 128, device="meta")
-    x = torch.zeros(1, 3, 256, 256, device="meta")
+@pytest.mark.parametrize("config, manifest, template_tokens, ce_tokens",
+                         [("vitb_256_mae_ce_32x4_ep300", "ostrack256.json", 64, [256, 180, 126]),
+                          ("vitb_384_mae_ce_32x4_ep300", "ostrack384.json", 144, [576, 404, 283])])
+def test_torch_flops_add_the_template_rows_that_ce_scores_separately(meta_models, config, manifest, template_tokens,
+                                                                      ce_tokens):
+    """thop MACs are checked against the manifests by tests/conformance. torch FLOPs equal the manifest plus the
+    template rows that our CE blocks score separately (the reference reuses its full attention matrix): every
+    template row without a template mask."""
+    cfg, net = meta_models[config]
+    z = torch.zeros(1, 3, cfg.TEST.TEMPLATE_SIZE, cfg.TEST.TEMPLATE_SIZE, device="meta")
+    x = torch.zeros(1, 3, cfg.TEST.SEARCH_SIZE, cfg.TEST.SEARCH_SIZE, device="meta")
     step = ProfileStep("forward", net, args=(z, x))
-    ce_block_tokens = [64 + 256, 64 + 180, 64 + 126]
-    assert torch_flops(step) == manifest["flops_per_tracking_step_torch_flop_counter"] + _attention_flops(
-        ce_block_tokens, rows=64)
-    macs = thop_macs(step)
-    assert macs == pytest.approx(manifest["thop_macs_per_tracking_step"], rel=1e-3)
-    assert macs == pytest.approx(21.5e9, rel=2e-3)
-
-
-def test_profiled_cost_of_the_384_model(meta_models):
-    cfg, net = meta_models["vitb_384_mae_ce_32x4_ep300"]
-    manifest = json.loads((MANIFESTS / "ostrack384.json").read_text())
-    step = ProfileStep("forward", net, args=(torch.zeros(1, 3, 192, 192, device="meta"),
-                                             torch.zeros(1, 3, 384, 384, device="meta")))
-    assert torch_flops(step) == manifest["flops_per_tracking_step_torch_flop_counter"] + _attention_flops(
-        [144 + 576, 144 + 404, 144 + 283], rows=144)
-    assert thop_macs(step) == pytest.approx(48.3e9, rel=2e-3)
+    extra = _attention_flops([template_tokens + n for n in ce_tokens], rows=template_tokens)
+    assert torch_flops(step) == reference_manifest(manifest)["flops_per_tracking_step_torch_flop_counter"] + extra
 
 
 def test_tracking_step_inputs_and_ce_template_point(tiny_cfg):

@@ -1,5 +1,6 @@
 """STARK configs and models: official experiment files, tiny forward and backward, config checks, profiling
-inputs. Full-size models are checked against the official manifests in test_stark_manifests.py."""
+inputs. Full-size models are checked against the official manifests by tests/conformance (keys, shapes, parameters,
+thop MACs); here, the torch FLOPs of their tracking step."""
 import os
 
 import pytest
@@ -8,6 +9,7 @@ import torch.nn as nn
 
 from lib.config import ConfigError
 from lib.families import get_family, load_config
+from tests.fixtures.manifests import reference_manifest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 OFFICIAL = {
@@ -153,3 +155,27 @@ def test_dummy_inputs_profile_one_search_step():
         # the transformer sees 2 templates x 16 tokens + 64 search tokens
         assert steps[1].args[2]["feat"].shape == (96, 1, 64)
     assert thop_macs(steps[0]) > 0 and thop_macs(steps[1]) > 0
+
+
+@pytest.mark.parametrize("script, config, manifest", [("stark_s", "baseline", "stark_s50.json"),
+                                                      ("stark_st2", "baseline", "stark_st50.json"),
+                                                      ("stark_st2", "baseline_R101", "stark_st101.json")])
+def test_torch_flops_of_the_tracking_step_equal_the_official_model(script, config, manifest):
+    from lib.utils.profiling import torch_flops, tracking_steps
+
+    cfg = load_config(script, config)
+    with torch.device("meta"):
+        net = get_family(script).build_model(cfg, False).eval()
+    with torch.no_grad():
+        steps = tracking_steps(net, get_family(script).dummy_inputs(cfg, torch.device("meta")))
+    flops = sum(torch_flops(step) for step in steps)
+    assert flops == reference_manifest(manifest)["flops_per_tracking_step_torch_flop_counter"]
+
+
+def test_only_layer2_and_layer3_of_the_backbone_train():
+    cfg = load_config("stark_s", "baseline")
+    with torch.device("meta"):
+        net = get_family("stark_s").build_model(cfg, False)
+    trainable = {n.split(".")[2] for n, p in net.backbone.named_parameters() if p.requires_grad}
+    assert trainable == {"layer2", "layer3"}
+    assert all(p.requires_grad for n, p in net.named_parameters() if not n.startswith("backbone"))
