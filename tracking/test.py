@@ -20,9 +20,8 @@ import sys
 
 import _init_paths  # noqa: F401  (puts the repository root on sys.path)
 
-from lib.config import experiment_file
 from lib.config.node import ConfigError
-from lib.families import UnknownNameError, discover, get_tracker_family, list_trackers
+from lib.families import UnknownNameError, discover, experiment_path, get_tracker_family, list_trackers
 from lib.utils.device import resolve_device
 
 
@@ -95,7 +94,7 @@ def resolve_tracker(name: str | None, param: str) -> tuple[str, str]:
 
 def _has_experiment(script: str, config: str) -> bool:
     try:
-        experiment_file(script, config)
+        experiment_path(script, config)
     except ConfigError:
         return False
     return True

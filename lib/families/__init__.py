@@ -219,8 +219,11 @@ def get_config_schema(script: str) -> CfgNode:
     return cfg
 
 
+def experiment_path(script: str, config: str) -> str:
+    """The YAML file of experiment `config` (a name in the family's experiments folder, or a YAML path)."""
+    return experiment_file(script, config, get_family(script).experiments)
+
+
 def load_config(script: str, config: str, opts: Iterable[str] = ()) -> CfgNode:
-    """Load experiment `config` (a name in the family's experiments folder, or a YAML path) of training script
-    `script` strictly and freeze it."""
-    family = get_family(script)
-    return build_config(get_config_schema(script), experiment_file(script, config, family.experiments), opts)
+    """Load experiment `config` of training script `script` strictly and freeze it."""
+    return build_config(get_config_schema(script), experiment_path(script, config), opts)
