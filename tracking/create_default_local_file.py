@@ -9,6 +9,7 @@ import sys
 
 import _init_paths  # noqa: F401
 
+from lib.families import discover
 from lib.utils.env import REPO_ROOT
 from lib.utils.local_files import create_default_local_files
 
@@ -21,6 +22,7 @@ def main() -> int:
     parser.add_argument("--root", default=REPO_ROOT, help="repository root to write the files under")
     parser.add_argument("--force", action="store_true", help="overwrite existing local.py files")
     args = parser.parse_args()
+    discover()  # families declare their own dataset path fields when imported; the files list them too
     try:
         paths = create_default_local_files(args.workspace_dir, args.data_dir, args.save_dir, args.root, args.force)
     except FileExistsError as e:
