@@ -242,7 +242,11 @@ class OneStreamBackbone(nn.Module, ABC):
         return feat[:, start:start + self.num_search_tokens]
 
     def templates_as_list(self, z: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        templates = [z] if isinstance(z, torch.Tensor) else list(z)
+        """One crop (B, C, H, W), a sequence of them, or a stack (N, B, C, H, W) as the data loader gives them."""
+        if isinstance(z, torch.Tensor):
+            templates = list(z.unbind(0)) if z.dim() == 5 else [z]
+        else:
+            templates = list(z)
         if len(templates) != self.layout.num_templates:
             raise ValueError(f"the layout declares {self.layout.num_templates} template(s), got {len(templates)}")
         return templates
@@ -266,7 +270,8 @@ class OneStreamBackbone(nn.Module, ABC):
     def forward(self, z: torch.Tensor | Sequence[torch.Tensor], x: torch.Tensor,
                 template_mask: torch.Tensor | None = None, keep_ratio: float | None = None,
                 extra_tokens: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
-        """z: one template crop (B, C, H, W) or a sequence of `num_templates` of them; x: the search crop.
+        """z: one template crop (B, C, H, W), a sequence of `num_templates` of them or their stack (N, B, C, H, W);
+        x: the search crop (B, C, H, W).
         template_mask: (B, num_templates * L_t) bool template tokens that score search tokens (None: all).
         keep_ratio: overrides the CE blocks' ratio (training warm-up).
         extra_tokens: (B, layout.extra_tokens, C) tokens carried from the previous frame, appended to the sequence.
