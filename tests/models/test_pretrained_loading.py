@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from lib.models.backbones.hivit import build_hivit
 from lib.models.backbones.layout import ViTLayout
 from lib.models.backbones.pretrained import load_pretrained_vit
-from lib.models.backbones.vit import OneStreamViT
+from lib.models.backbones.vit import OneStreamViT, build_one_stream_vit
 
 DIM, DEPTH, HEADS = 32, 2, 2
 
@@ -24,20 +24,33 @@ def mae_decoder(g, dim: int) -> dict[str, torch.Tensor]:
             "decoder_pred.weight": _rand(g, 768, 16), "decoder_pred.bias": _rand(g, 768)}
 
 
+def mae_vit_shapes(dim: int = DIM, depth: int = DEPTH, grid: int = 14) -> dict[str, tuple[int, ...]]:
+    """Encoder entries as the MAE ViT releases name them (`mae_pretrain_vit_base.pth`: 768 wide, 12 blocks;
+    `mae_pretrain_vit_large.pth`: 1024, 24), with a cls slot in the position table."""
+    shapes = {"cls_token": (1, 1, dim), "pos_embed": (1, 1 + grid * grid, dim),
+              "patch_embed.proj.weight": (dim, 3, 16, 16), "patch_embed.proj.bias": (dim,)}
+    for i in range(depth):
+        for name, shape in (("norm1", (dim,)), ("attn.qkv", (3 * dim, dim)), ("attn.proj", (dim, dim)),
+                            ("norm2", (dim,)), ("mlp.fc1", (4 * dim, dim)), ("mlp.fc2", (dim, 4 * dim))):
+            shapes[f"blocks.{i}.{name}.weight"] = shape
+            shapes[f"blocks.{i}.{name}.bias"] = shape[:1]
+    return {**shapes, "norm.weight": (dim,), "norm.bias": (dim,)}
+
+
 def mae_vit(grid: int = 14, seed: int = 0) -> dict[str, torch.Tensor]:
-    """Encoder entries named as the MAE ViT-B/L releases name them (`mae_pretrain_vit_{base,large}.pth` differ
-    only in width and depth), with a cls slot in the position table."""
     g = torch.Generator().manual_seed(seed)
-    w = {"cls_token": _rand(g, 1, 1, DIM), "pos_embed": _rand(g, 1, 1 + grid * grid, DIM),
-         "patch_embed.proj.weight": _rand(g, DIM, 3, 16, 16), "patch_embed.proj.bias": _rand(g, DIM)}
-    for i in range(DEPTH):
-        p = f"blocks.{i}."
-        for name, shape in (("norm1", (DIM,)), ("attn.qkv", (3 * DIM, DIM)), ("attn.proj", (DIM, DIM)),
-                            ("norm2", (DIM,)), ("mlp.fc1", (4 * DIM, DIM)), ("mlp.fc2", (DIM, 4 * DIM))):
-            w[p + name + ".weight"] = _rand(g, *shape)
-            w[p + name + ".bias"] = _rand(g, shape[0])
-    w["norm.weight"], w["norm.bias"] = _rand(g, DIM), _rand(g, DIM)
-    return w
+    return {name: _rand(g, *shape) for name, shape in mae_vit_shapes(grid=grid).items()}
+
+
+@pytest.mark.parametrize("variant, dim, depth", [("vit_base_patch16_224_ce", 768, 12),
+                                                 ("vit_large_patch16_224_ce", 1024, 24)])
+def test_every_backbone_entry_has_its_mae_counterpart(variant, dim, depth):
+    """Full-size ViT-B and ViT-L: all but the crop tables derived from `pos_embed` load by name and shape."""
+    with torch.device("meta"):
+        net = build_one_stream_vit(variant, 128, 256, layout=ViTLayout(cls_token="stored"))
+    own = {k: tuple(v.shape) for k, v in net.state_dict().items() if k not in ("pos_embed_z", "pos_embed_x")}
+    assert own == mae_vit_shapes(dim, depth)
+    assert set(net.position_parameter_names()) == {"pos_embed", "pos_embed_z", "pos_embed_x"}
 
 
 def resize(grid_tokens: torch.Tensor, side: int, align_corners: bool) -> torch.Tensor:
