@@ -40,6 +40,8 @@ def test_fixture_layout_builds_and_runs_forward():
     feat, aux = net([z1, z2], x)
     assert feat.shape == (2, 16 + 2 * 4, 32) and aux == {"removed_indexes_s": []}
     assert net.search_start() == 0 and net.search_tokens(feat).shape == (2, 16, 32)
+    with torch.no_grad():  # templates stacked as the data loader stacks them
+        torch.testing.assert_close(net(torch.stack([z1, z2]), x)[0], feat, rtol=0, atol=0)
     feat.sum().backward()
     assert all(p.grad is not None for n, p in net.named_parameters() if n not in ("pos_embed",))
 

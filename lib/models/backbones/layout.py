@@ -30,6 +30,7 @@ no prepended cls token, no extra tokens.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -92,7 +93,7 @@ def split_cls_slot(table: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tens
     return table[:, :1], table[:, 1:]
 
 
-class OneStreamBackbone(nn.Module):
+class OneStreamBackbone(nn.Module, ABC):
     """Layout logic shared by the one-stream ViT and HiViT: position tables, sequence assembly, the block loop
     with candidate elimination, carried tokens and input streams, and reading the outputs back.
 
@@ -135,15 +136,17 @@ class OneStreamBackbone(nn.Module):
 
     # --- hooks of the concrete backbones ---------------------------------------------------------------------
 
+    @abstractmethod
     def patch_tokens(self, image: torch.Tensor, stream: int = 0) -> torch.Tensor:
         """One crop (B, C_stream, H, W) -> (B, h*w, embed_dim) tokens without positions."""
-        raise NotImplementedError
 
+    @abstractmethod
     def transformer_blocks(self) -> Sequence[nn.Module]:
-        raise NotImplementedError
+        """The blocks of the joint sequence, called as CEBlock is."""
 
+    @abstractmethod
     def final_norm(self) -> nn.Module:
-        raise NotImplementedError
+        """The norm applied to the output sequence."""
 
     def fuse_streams(self, index: int, streams: list[torch.Tensor]) -> list[torch.Tensor]:
         """Exchange between input streams after block `index` (a multi-stream subclass overrides this)."""
@@ -161,10 +164,9 @@ class OneStreamBackbone(nn.Module):
         cls_slot = int(self.layout.cls_token != "none")
         if self.layout.pos_embed == "separate":
             table = getattr(self, self.pretrain_table_name)
-            trunc_normal_(table, std=0.02)
         else:
             table = torch.zeros(1, cls_slot + self.pretrain_grid[0] * self.pretrain_grid[1], self.embed_dim)
-            trunc_normal_(table, std=0.02)
+        trunc_normal_(table, std=0.02)
         if cls_slot:
             trunc_normal_(self.cls_token, std=0.02)
         self.apply(init_layer)
@@ -207,14 +209,9 @@ class OneStreamBackbone(nn.Module):
 
     @torch.no_grad()
     def set_position_embeddings_(self, table: torch.Tensor) -> None:
+        """Set every position parameter from a pre-training table (see `position_embeddings_from`)."""
         for name, value in self.position_embeddings_from(table).items():
             self.get_parameter(name).copy_(value)
-
-    def reset_crop_pos_embeds_(self) -> None:
-        """Derive the crop tables from the stored pre-training grid (layouts with separate tables)."""
-        if self.layout.pos_embed != "separate":
-            raise ValueError("a joint position table has no stored pre-training grid to derive from")
-        self.set_position_embeddings_(getattr(self, self.pretrain_table_name).detach())
 
     def crop_position_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(template, search) position tables, (1, L_t, C) and (1, L_s, C)."""
@@ -245,7 +242,11 @@ class OneStreamBackbone(nn.Module):
         return feat[:, start:start + self.num_search_tokens]
 
     def templates_as_list(self, z: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        templates = [z] if isinstance(z, torch.Tensor) else list(z)
+        """One crop (B, C, H, W), a sequence of them, or a stack (N, B, C, H, W) as the data loader gives them."""
+        if isinstance(z, torch.Tensor):
+            templates = list(z.unbind(0)) if z.dim() == 5 else [z]
+        else:
+            templates = list(z)
         if len(templates) != self.layout.num_templates:
             raise ValueError(f"the layout declares {self.layout.num_templates} template(s), got {len(templates)}")
         return templates
@@ -269,7 +270,8 @@ class OneStreamBackbone(nn.Module):
     def forward(self, z: torch.Tensor | Sequence[torch.Tensor], x: torch.Tensor,
                 template_mask: torch.Tensor | None = None, keep_ratio: float | None = None,
                 extra_tokens: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
-        """z: one template crop (B, C, H, W) or a sequence of `num_templates` of them; x: the search crop.
+        """z: one template crop (B, C, H, W), a sequence of `num_templates` of them or their stack (N, B, C, H, W);
+        x: the search crop (B, C, H, W).
         template_mask: (B, num_templates * L_t) bool template tokens that score search tokens (None: all).
         keep_ratio: overrides the CE blocks' ratio (training warm-up).
         extra_tokens: (B, layout.extra_tokens, C) tokens carried from the previous frame, appended to the sequence.
