@@ -1,7 +1,5 @@
 """HiViT backbone: the official MSTGT backbone names (its own modules stood in for by modules of the same names and
 shapes), and a tiny variant's forward against a functional reading of the official stem and main stage."""
-import json
-import pathlib
 
 import pytest
 import torch
@@ -11,8 +9,9 @@ from timm.models.vision_transformer import Block
 
 from lib.models.backbones.hivit import build_hivit
 from lib.models.backbones.layout import ViTLayout
+from tests.fixtures.manifests import reference_manifest
 
-MANIFEST = json.loads((pathlib.Path(__file__).parent / "manifests" / "mstgt_256.json").read_text())
+MANIFEST = reference_manifest("mstgt_256.json")
 # What the MSTGT family adds to the backbone (its prompt encoders and the unused dynamic-crop table).
 MSTGT_ONLY = ("patch_embed14.", "patch_embed16.", "patch_embed18.", "STE_norm.", "STE.", "MSVC.", "MSTG.",
               "pos_embed_d")

@@ -1,18 +1,16 @@
 """ViT backbones by declared layout: token order, several templates, cls-token modes, joint or separate position
 tables, N-channel input, carried tokens and two input streams; official names for the SeqTrack and SDSTrack
 encoders. (OSTrack's layout is checked against an independent reference in tests/families/ostrack.)"""
-import json
-import pathlib
 
 import pytest
 import torch
 import torch.nn as nn
 
 from lib.models.backbones.layout import ViTLayout
+from tests.fixtures.manifests import reference_manifest
 from lib.models.backbones.vit import OneStreamViT, build_one_stream_vit
 from lib.models.layers.candidate_elimination import CEBlock
 
-MANIFESTS = pathlib.Path(__file__).parent / "manifests"
 TINY = dict(patch_size=16, embed_dim=32, depth=2, num_heads=2)
 # The fixture layout of issue 15: two templates, search first, RGB + auxiliary modality in 6 channels.
 FIXTURE_LAYOUT = ViTLayout(num_templates=2, search_first=True, in_chans=6)
@@ -23,7 +21,7 @@ def tiny_vit(layout: ViTLayout, template: int = 32, search: int = 64, **kwargs) 
 
 
 def manifest_entries(name: str, prefix: str, exclude: tuple[str, ...] = ()) -> list[tuple[str, list[int]]]:
-    manifest = json.loads((MANIFESTS / f"{name}.json").read_text())
+    manifest = reference_manifest(f"{name}.json")
     return [(e["key"][len(prefix):], e["shape"]) for e in manifest["state_dict"]
             if e["key"].startswith(prefix) and not e["key"][len(prefix):].startswith(exclude)]
 
