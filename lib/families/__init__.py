@@ -141,6 +141,7 @@ class Family:
     def checkpoint_prefix(self, script: str) -> str:
         return self.scripts[script]
 
+
 class UnknownNameError(UserError, KeyError):
     """A script or tracker name that no family declares."""
 
