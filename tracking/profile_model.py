@@ -12,16 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Sequence
 
 import _init_paths  # noqa: F401  (puts the repository root on sys.path)
 
-import torch
-
-from lib.families import get_family, list_scripts, load_config
+from lib.families import list_scripts
+from lib.test.tracker.profile import profile_script
 from lib.utils.device import resolve_device
 from lib.utils.io import atomic_write_text
-from lib.utils.profiling import DTYPES, format_report, profile_steps, tracking_steps
+from lib.utils.profiling import DTYPES, format_report
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -38,23 +36,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.runs < 1 or args.warmup < 0:
         parser.error("--runs must be >= 1 and --warmup >= 0")
     return args
-
-
-def profile_script(script: str, config: str, device: str = "cpu", dtype: str = "fp32", runs: int = 100,
-                   warmup: int = 20, opts: Sequence[str] = ()) -> dict[str, Any]:
-    """Build `script`'s model for experiment `config` (inference mode) and profile one tracking step."""
-    family = get_family(script)
-    if family.dummy_inputs is None:
-        raise TypeError(f"family '{family.name}' declares no dummy_inputs, so '{script}' cannot be profiled")
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype '{dtype}' unknown; choose from {', '.join(DTYPES)}")
-    cfg = load_config(script, config, opts)
-    torch_device = torch.device(device)
-    model = family.build_model(cfg, False).to(torch_device).eval()
-    with torch.no_grad():
-        steps = tracking_steps(model, family.dummy_inputs(cfg, torch_device))
-    result = profile_steps(model, steps, torch_device, DTYPES[dtype], runs, warmup)
-    return {"script": script, "config": config, "device": str(torch_device), "dtype": dtype, **result}
 
 
 def main(argv: list[str] | None = None) -> int:

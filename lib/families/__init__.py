@@ -8,12 +8,13 @@ Family modules must import nothing heavy at import time: their callables import 
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol, Sequence, TypedDict, Union
 
-from lib.config import build_config, experiment_file, get_default_config
+from lib.config import build_config, experiment_file, get_default_config, repo_root
 from lib.config.node import CfgNode
 from lib.utils.cli import UserError
 
@@ -141,6 +142,11 @@ class Family:
     def checkpoint_prefix(self, script: str) -> str:
         return self.scripts[script]
 
+    def experiments_root(self) -> str:
+        """The folder holding `<script>/<config>.yaml` for this family's scripts."""
+        return self.experiments or os.path.join(repo_root(), "experiments")
+
+
 class UnknownNameError(UserError, KeyError):
     """A script or tracker name that no family declares."""
 
@@ -221,7 +227,7 @@ def get_config_schema(script: str) -> CfgNode:
 
 def experiment_path(script: str, config: str) -> str:
     """The YAML file of experiment `config` (a name in the family's experiments folder, or a YAML path)."""
-    return experiment_file(script, config, get_family(script).experiments)
+    return experiment_file(script, config, get_family(script).experiments_root())
 
 
 def load_config(script: str, config: str, opts: Iterable[str] = ()) -> CfgNode:

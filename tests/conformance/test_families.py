@@ -56,8 +56,7 @@ def every_family() -> dict[str, Family]:
 
 
 def _experiments(family: Family, script: str) -> list[pathlib.Path]:
-    root = pathlib.Path(family.experiments) if family.experiments else REPO / "experiments"
-    return sorted((root / script).glob("*.yaml"))
+    return sorted((pathlib.Path(family.experiments_root()) / script).glob("*.yaml"))
 
 
 FAMILIES = sorted(every_family().values(), key=lambda f: f.name)

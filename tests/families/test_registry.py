@@ -5,7 +5,7 @@ import tokenize
 import pytest
 
 from lib import families
-from lib.families import Family, UnknownNameError, load_config
+from lib.families import Family, TinyRun, UnknownNameError, load_config
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -27,6 +27,19 @@ def test_duplicate_script_names_are_rejected(toy_family):
                    build_model=lambda c, t: None)
     with pytest.raises(ValueError, match="'toy' is declared by both"):
         families.register(clash)
+
+
+def test_a_declaration_is_checked_when_made():
+    baseline = Family(name="b", scripts={}, trackers={"b": ""}, build_tracker=lambda params: None)
+    assert baseline.build_model is None and baseline.add_config is None
+    with pytest.raises(TypeError, match="declares training scripts but no add_config, build_model"):
+        Family(name="n", scripts={"n": "N"}, trackers={})
+    with pytest.raises(TypeError, match=r"unknown script\(s\) \['m'\]"):
+        Family(name="n", scripts={"n": "N"}, trackers={}, add_config=lambda c, s: None,
+               build_model=lambda c, t: None, tiny={"m": TinyRun("tiny")})
+    with pytest.raises(TypeError, match="a tracker names a script"):
+        Family(name="n", scripts={"n": "N"}, trackers={"t": "other"}, add_config=lambda c, s: None,
+               build_model=lambda c, t: None)
 
 
 def test_config_of_registered_family_loads_strictly(toy_family, tmp_path):
