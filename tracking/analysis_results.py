@@ -13,7 +13,7 @@ import sys
 import _init_paths  # noqa: F401  (puts the repository root on sys.path)
 
 from lib.test.analysis.extract import ScoringRules, evaluate
-from lib.test.analysis.metrics import VALIDITY_RULES, InvalidResultsError
+from lib.test.analysis.metrics import PROTOCOLS, InvalidResultsError
 from lib.test.analysis.report import format_table, write_report
 from lib.test.analysis.results import MissingResultsError, TrackerSpec
 
@@ -32,12 +32,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--report_name", help="report sub-folder and table title (default: the dataset name)")
     parser.add_argument("--skip_missing", action="store_true",
                         help="report over the sequences every tracker has results for instead of failing")
-    parser.add_argument("--legacy", action="store_true",
-                        help="pytracking-exact scoring, including its absent-frame quirks (see the README)")
-    parser.add_argument("--validity", choices=VALIDITY_RULES, default="wh",
-                        help="ground-truth validity: w,h > 0 (STARK/OSTrack, default) or all four > 0 (pytracking)")
+    parser.add_argument("--protocol", choices=list(PROTOCOLS),
+                        help="the reference whose rules and numbers to reproduce: "
+                             + "; ".join(f"{p.name}: {p.reference}" for p in PROTOCOLS.values())
+                             + " (default: got10k for GOT-10k datasets, stark otherwise; see "
+                               "lib/test/analysis/README.md)")
     parser.add_argument("--exclude_invalid", action="store_true",
-                        help="leave invalid/absent frames out of the denominators")
+                        help="pytracking/stark protocols: leave invalid/absent frames out of the denominators "
+                             "(pytracking's exclude_invalid_frames)")
     parser.add_argument("--got10k_sequence_mean", action="store_true",
                         help="GOT-10k AO/SR as the mean over sequences (default: pooled over frames, as the got10k "
                              "toolkit reports them)")
@@ -79,7 +81,11 @@ def main(argv=None, dataset_loader=None) -> int:
         sequences = dataset_loader(args.dataset)
     sequences = _select(sequences, args.sequences)
     report_name = args.report_name or args.dataset
-    rules = ScoringRules(legacy=args.legacy, validity=args.validity, exclude_invalid=args.exclude_invalid)
+    try:
+        rules = ScoringRules(args.protocol, args.exclude_invalid)
+    except ValueError as e:
+        print(f"error: --exclude_invalid: {e}", file=sys.stderr)
+        return 2
     try:
         evaluation = evaluate(trackers, sequences, results_path, rules,
                               cache_dir=os.path.join(plot_root, "cache", args.dataset), force=args.force,

@@ -85,9 +85,9 @@ def test_cli_writes_table_csv_latex_and_plots(cli, synthetic, capsys):
 
 
 def test_cli_numbers_match_library(cli, synthetic, capsys):
-    assert run_cli(cli, synthetic, "--no_plots", "--legacy") == 0
+    assert run_cli(cli, synthetic, "--no_plots", "--protocol", "pytracking") == 0
     rows = list(csv.DictReader(open(os.path.join(synthetic.plots, "lasot", "results.csv"))))
-    ev = evaluate([TrackerSpec("trk", "good")], synthetic.seqs, synthetic.results, ScoringRules(legacy=True))
+    ev = evaluate([TrackerSpec("trk", "good")], synthetic.seqs, synthetic.results, ScoringRules("pytracking"))
     assert float(rows[1]["AUC"]) == pytest.approx(ev.scores()[0]["AUC"], abs=1e-4)
     assert not os.path.exists(os.path.join(synthetic.plots, "lasot", "success_plot.png"))
 

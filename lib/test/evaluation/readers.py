@@ -16,7 +16,8 @@ import numpy as np
 from lib.test.evaluation.benchmark_tables import (TableEntry, lasot_extension_names, lasot_test_names, nfs_table,
                                                   otb_table, uav_table)
 from lib.test.evaluation.data import Sequence, SequenceList
-from lib.utils.annotations import AnnotationError, check_box_sizes, check_length, parse_boxes, parse_flags
+from lib.utils.annotations import (AnnotationError, check_box_sizes, check_length, parse_boxes, parse_flags,
+                                   parse_key_values, parse_resolution)
 from lib.utils.file_source import DirSource, FileSource, FrameList, LmdbSource
 from lib.utils.got10k_splits import split_ids
 from lib.utils.image_io import imread_rgb
@@ -96,9 +97,10 @@ class EvalDataset:
         raise NotImplementedError
 
     def _sequence(self, name: str, frames: Seq[str], gt: np.ndarray, visible: Optional[np.ndarray] = None,
-                  object_class: Optional[str] = None) -> Sequence:
+                  object_class: Optional[str] = None, image_size: Optional[tuple[float, float]] = None) -> Sequence:
         """`frames`: frame references made by the source (`frame_refs`, `numbered_frames`)."""
-        return Sequence(name, frames, self.tag, gt, visible, object_class, frame_loader=self.source.load_ref)
+        return Sequence(name, frames, self.tag, gt, visible, object_class, frame_loader=self.source.load_ref,
+                        image_size=image_size)
 
     def _read_gt(self, rel: str, delimiter: Optional[str] = ",", allow_nan: bool = False,
                  present: Optional[np.ndarray] = None) -> np.ndarray:
@@ -181,11 +183,34 @@ class GOT10KDataset(EvalDataset):
     def _construct(self, name: str) -> Sequence:
         seq = f"{self.folder}/{name}"
         files = _numeric_frames(self.source, seq)
-        gt = self._read_gt(f"{seq}/groundtruth.txt")
-        if self.split != "test" and len(gt) != len(files):
+        if self.split == "test":
+            return self._sequence(name, self.source.frame_refs(seq, files), self._read_gt(f"{seq}/groundtruth.txt")[:1])
+        visible = self._visibility(seq)
+        gt = self._read_gt(f"{seq}/groundtruth.txt", present=visible)
+        if len(gt) != len(files):
             raise AnnotationError(f"{self.source.describe(seq + '/groundtruth.txt')}: {len(gt)} rows for "
                                   f"{len(files)} frames")
-        return self._sequence(name, self.source.frame_refs(seq, files), gt[:1] if self.split == "test" else gt)
+        if visible is not None:
+            check_length(visible, len(gt), self.source.describe(seq), "visibility labels", "groundtruth.txt")
+        return self._sequence(name, self.source.frame_refs(seq, files), gt, visible,
+                              image_size=self._image_size(seq))
+
+    def _visibility(self, seq: str) -> Optional[np.ndarray]:
+        """Target visible where `cover.label` > 0 (what the got10k toolkit keeps), else where `absence.label` is 0;
+        None when the copy has neither."""
+        for label, visible_if in (("cover", lambda v: v > 0), ("absence", lambda v: v == 0)):
+            rel = f"{seq}/{label}.label"
+            if self.source.exists(rel):
+                return visible_if(parse_flags(self.source.read_text(rel), self.source.describe(rel)))
+        return None
+
+    def _image_size(self, seq: str) -> Optional[tuple[float, float]]:
+        rel = f"{seq}/meta_info.ini"
+        if not self.source.exists(rel):
+            return None
+        where = self.source.describe(rel)
+        return parse_resolution(parse_key_values(self.source.read_text(rel), where, ["resolution"])["resolution"],
+                                where)
 
 
 class TrackingNetDataset(EvalDataset):
