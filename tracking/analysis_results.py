@@ -15,7 +15,10 @@ import _init_paths  # noqa: F401  (puts the repository root on sys.path)
 from lib.test.analysis.extract import ScoringRules, evaluate
 from lib.test.analysis.metrics import PROTOCOLS, InvalidResultsError
 from lib.test.analysis.report import format_table, write_report
-from lib.test.analysis.results import MissingResultsError, TrackerSpec
+from lib.families import UnknownNameError
+from lib.test.analysis.results import TrackerSpec
+from lib.utils.cli import UserError, run_main
+from lib.utils.env import env_settings
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -25,6 +28,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="a tracker to report (repeatable)")
     parser.add_argument("--runs", type=int, nargs="+", help="run ids to average (result folders <config>_NNN)")
     parser.add_argument("--sequences", nargs="+", help="only these sequences")
+    parser.add_argument("--data_dir", help="data root holding the benchmark folders (default: from env)")
     parser.add_argument("--only_present", action="store_true",
                         help="evaluate the sequences present in a partial copy of the dataset (e.g. synthetic data)")
     parser.add_argument("--results_dir", help="results root (default: env_settings().results_path)")
@@ -45,6 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "toolkit reports them)")
     parser.add_argument("--force", action="store_true", help="ignore the score cache and redraw the plots")
     parser.add_argument("--no_plots", action="store_true", help="tables only")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return parser.parse_args(argv)
 
 
@@ -54,43 +59,34 @@ def _select(dataset, names):
     by_name = {seq.name: seq for seq in dataset}
     unknown = [n for n in names if n not in by_name]
     if unknown:
-        raise SystemExit(f"error: unknown sequences {unknown} (the dataset has {len(by_name)})")
+        raise UnknownNameError(f"--sequences: unknown sequences {unknown} (the dataset has {len(by_name)})")
     return [by_name[n] for n in names]
 
 
 def main(argv=None, dataset_loader=None) -> int:
     """`dataset_loader(name)` returns the sequences (default: lib.test.evaluation.get_dataset)."""
     args = parse_args(argv)
+    trackers = [TrackerSpec.parse(t, args.runs) for t in args.tracker]
     try:
-        trackers = [TrackerSpec.parse(t, args.runs) for t in args.tracker]
+        rules = ScoringRules(args.protocol, args.exclude_invalid)
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if args.results_dir and args.plot_dir:
-        results_path, plot_root = args.results_dir, args.plot_dir
-    else:
-        from lib.utils.env import env_settings
-        settings = env_settings()
-        results_path = args.results_dir or settings.results_path
-        plot_root = args.plot_dir or settings.result_plot_path
+        raise UserError(f"--exclude_invalid: {e}") from None
+    settings = env_settings(data_dir=args.data_dir)
+    results_path = args.results_dir or settings.results_path
+    plot_root = args.plot_dir or settings.result_plot_path
 
     if dataset_loader is None:
         from lib.test.evaluation import get_dataset
-        sequences = get_dataset(args.dataset, only_present=args.only_present)
+        sequences = get_dataset(args.dataset, only_present=args.only_present, settings=settings)
     else:
         sequences = dataset_loader(args.dataset)
     sequences = _select(sequences, args.sequences)
     report_name = args.report_name or args.dataset
     try:
-        rules = ScoringRules(args.protocol, args.exclude_invalid)
-    except ValueError as e:
-        print(f"error: --exclude_invalid: {e}", file=sys.stderr)
-        return 2
-    try:
         evaluation = evaluate(trackers, sequences, results_path, rules,
                               cache_dir=os.path.join(plot_root, "cache", args.dataset), force=args.force,
                               skip_missing=args.skip_missing)
-    except (MissingResultsError, InvalidResultsError) as e:
+    except InvalidResultsError as e:  # a broken result file, not a mistake in the command
         print(f"error: {e}", file=sys.stderr)
         return 1
     evaluation.got10k_frame_weighted = not args.got10k_sequence_mean
@@ -102,4 +98,4 @@ def main(argv=None, dataset_loader=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -12,9 +12,10 @@ from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 
+from lib.utils.cli import UserError
 from lib.utils.numeric_text import read_numeric_file
 
-__all__ = ["EvalSequence", "TrackerSpec", "MissingResultsError", "result_file", "find_missing", "read_boxes",
+__all__ = ["EvalSequence", "TrackerSpec", "TrackerSpecError", "MissingResultsError", "result_file", "find_missing", "read_boxes",
            "read_times", "time_file_for"]
 
 _MAX_LISTED = 25
@@ -26,6 +27,10 @@ class EvalSequence(Protocol):
     dataset: str
     ground_truth_rect: np.ndarray
     target_visible: np.ndarray | None
+
+
+class TrackerSpecError(UserError, ValueError):
+    """A --tracker value that is not script:config[:display_name]."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ class TrackerSpec:
         """From `script:config[:display name]` (the command-line form)."""
         parts = text.split(":", 2)
         if len(parts) < 2 or not parts[0] or not parts[1]:
-            raise ValueError(f"--tracker '{text}': expected script:config[:display_name]")
+            raise TrackerSpecError(f"--tracker '{text}': expected script:config[:display_name]")
         runs = tuple(run_ids) if run_ids else (None,)
         return cls(parts[0], parts[1], runs, parts[2] if len(parts) == 3 and parts[2] else None)
 
@@ -58,7 +63,7 @@ class TrackerSpec:
         return f"{self.script}__{self.config}" + ("" if run_id is None else f"_{run_id:03d}")
 
 
-class MissingResultsError(FileNotFoundError):
+class MissingResultsError(UserError, FileNotFoundError):
     """Result files are missing; the message names the tracker run and the sequences."""
 
 
