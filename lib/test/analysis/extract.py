@@ -261,8 +261,8 @@ def _sequence_subset(sequences: list[EvalSequence], trackers: list[TrackerSpec],
             for names in missing.values():
                 dropped.update(names)
     if messages and not skip_missing:
-        raise MissingResultsError("\n".join(messages) + "\n(use --skip_missing to report over the sequences that "
-                                                        "every tracker has)")
+        raise MissingResultsError("; ".join(messages) + "; add --skip_missing to report over the sequences that "
+                                                       "every tracker has")
     return [s for s in sequences if s.name not in dropped], [s.name for s in sequences if s.name in dropped]
 
 

@@ -93,16 +93,17 @@ def find_missing(tracker: TrackerSpec, results_path: str, sequences: Iterable[Ev
 
 def missing_message(tracker: TrackerSpec, results_path: str, missing: dict[int | None, list[str]],
                     dataset_tag: str, total: int) -> str:
-    lines = []
+    """One line per tracker: the runs and sequences without results, and where they were looked for."""
+    parts = []
     for run_id, names in missing.items():
         run_dir = tracker.run_dir(results_path, run_id)
         shown = ", ".join(names[:_MAX_LISTED]) + (f", ... ({len(names) - _MAX_LISTED} more)"
                                                    if len(names) > _MAX_LISTED else "")
-        lines.append(f"tracker '{tracker.label}' ({tracker.script}:{tracker.config}"
+        parts.append(f"tracker '{tracker.label}' ({tracker.script}:{tracker.config}"
                      f"{'' if run_id is None else f', run {run_id}'}) has no results for {len(names)} of {total} "
-                     f"sequences: {shown}\n  looked for {os.path.join(run_dir, dataset_tag, '<seq>.txt')} and "
-                     f"{os.path.join(run_dir, '<seq>.txt')}")
-    return "\n".join(lines)
+                     f"sequences: {shown} (looked for {os.path.join(run_dir, dataset_tag, '<seq>.txt')} and "
+                     f"{os.path.join(run_dir, '<seq>.txt')})")
+    return "; ".join(parts)
 
 
 def read_boxes(path: str) -> np.ndarray:
