@@ -15,7 +15,8 @@ import sys
 import time
 from collections import Counter
 
-from lib.synthetic import BENCHMARKS, DATA_FOLDERS, DEFAULT_HEIGHT, DEFAULT_QUALITY, DEFAULT_SIZES, DEFAULT_WIDTH, generate
+from lib.synthetic import (BENCHMARKS, DATA_FOLDERS, DEFAULT_HEIGHT, DEFAULT_QUALITY, DEFAULT_SIZES, DEFAULT_WIDTH,
+                           generate)
 from lib.utils.cli import UserError, run_main
 
 

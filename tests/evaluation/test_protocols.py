@@ -117,3 +117,18 @@ def test_exclude_invalid_only_for_pytracking_and_stark():
     ScoringRules("pytracking", exclude_invalid=True)
     with pytest.raises(ValueError, match="exclude_invalid"):
         ScoringRules("got10k", exclude_invalid=True)
+
+
+@pytest.mark.parametrize("protocol", ["stark", "pytracking", "lasot_toolkit"])
+def test_got10k_cover_labels_do_not_reach_the_pytracking_style_protocols(protocol):
+    # pytracking's GOT10KDataset passes no visibility, so absent frames are scored against their GT box there;
+    # the cover labels the GOT-10k reader provides serve the got10k protocol only
+    gt = np.array([B] * 4, dtype=float)
+    pred = np.array([B, [12, 10, 20, 20], [14, 10, 20, 20], [16, 10, 20, 20]], dtype=float)
+    hidden = np.array([1, 0, 0, 1], dtype=bool)
+    with_flags = score_batch(protocol, [pred], [gt], ["got10k"], [hidden], [None], ["s"])
+    without = score_batch(protocol, [pred], [gt], ["got10k"], [None], [None], ["s"])
+    for key in ("success", "precision", "norm_precision", "ao"):
+        np.testing.assert_array_equal(with_flags[key], without[key])
+    on_lasot = score_batch(protocol, [pred], [gt], ["lasot"], [hidden], [None], ["s"])
+    assert not np.array_equal(on_lasot["success"], without["success"])

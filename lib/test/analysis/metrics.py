@@ -10,7 +10,8 @@ Each evaluation protocol equals one reference implementation (`PROTOCOLS`, selec
     where the ground-truth row is NaN.
   - too long is truncated; too short raises for 'lasot' and is padded with zero boxes (never repaired) elsewhere.
   - frame 0's prediction is replaced by the ground truth and counted (IoU 1).
-  - valid frame: all four ground-truth numbers > 0, and visible where the dataset has flags. Invalid frames get
+  - valid frame: all four ground-truth numbers > 0, and visible where pytracking's reader passes flags (LaSOT,
+    LaSOT extension, AVisT; not GOT-10k, whose cover labels only the got10k protocol uses). Invalid frames get
     IoU -1 (a failure) and stay in the denominator; their centre error is +inf, except for 'uav' where it is -1
     (a success), and their normalised centre error is -1 (a success), except that the tag 'lasot' resets
     invisible frames to +inf in both centre errors.
@@ -47,12 +48,16 @@ __all__ = [
     "lasot_toolkit_errors", "trackingnet_errors", "batch_curves", "SeqCurves", "seq_curves", "score_batch",
     "average_curves", "protocol_scores", "summary_scores", "SCORE_NAMES", "GOT10K_SCORE_NAMES", "got10k_iou",
     "got10k_seq_ious", "got10k_seq_stats", "got10k_scores", "NAN_GT_DATASETS", "STRICT_LENGTH_DATASETS",
+    "VISIBILITY_DATASETS",
 ]
 
 # Tags whose ground truth marks absence with NaN rows (pytracking tolerates NaN only for 'uav').
 NAN_GT_DATASETS = frozenset({"uav"})
 # Tags for which a result shorter than the ground truth is an error (elsewhere it is padded with zero boxes).
 STRICT_LENGTH_DATASETS = frozenset({"lasot"})
+# Tags whose visibility flags pytracking's (and STARK's, and the LaSOT toolkit's) readers pass to the analysis; the
+# others (GOT-10k's cover labels, ...) are used by the got10k protocol only.
+VISIBILITY_DATASETS = frozenset({"lasot", "lasot_extension_subset", "avist"})
 GOT10K_TAG = "got10k"
 
 # torch.arange(0.0, 1.05, 0.05, dtype=torch.float64) as pytracking builds it (differs from k/20 in the last bit
@@ -422,6 +427,7 @@ def score_batch(protocol: str, preds: Sequence[np.ndarray], gts: Sequence[np.nda
         raise ValueError(f"exclude_invalid applies to the pytracking and stark protocols, not '{protocol}'")
     if protocol == "got10k":
         return _got10k_batch(preds, gts, visibles, image_sizes, names)
+    visibles = [v if d in VISIBILITY_DATASETS else None for v, d in zip(visibles, datasets)]
     if protocol == "lasot_toolkit":
         errors = lasot_toolkit_errors(preds, gts, datasets, visibles, names)
     elif protocol == "trackingnet":
@@ -558,4 +564,4 @@ def got10k_scores(stats: np.ndarray, frame_weighted: bool = True) -> dict[str, f
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             ratios = np.nanmean(stats[:, 1:] / stats[:, :1], axis=0)
-    return {"AO": 100.0 * ratios[0], "SR0.50": 100.0 * ratios[1], "SR0.75": 100.0 * ratios[2]}
+    return {"AO": 100.0 * float(ratios[0]), "SR0.50": 100.0 * float(ratios[1]), "SR0.75": 100.0 * float(ratios[2])}
