@@ -115,6 +115,19 @@ def select_sequences(dataset: list, sequence: str | None) -> list:
     return chosen
 
 
+def check_tracker(tracker, in_process: bool) -> None:
+    """Build the tracker once, so that a wrong config key, a missing checkpoint or an unavailable algorithm is
+    reported once, before any sequence runs. Worker processes build their own: then the check runs on the CPU and
+    keeps nothing here."""
+    from lib.test.tracker.base import clear_network_cache
+
+    if not in_process:
+        tracker.set_device("cpu")
+    tracker.create_tracker()
+    if not in_process:
+        clear_network_cache()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
@@ -136,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = env_settings(data_dir=args.data_dir) if args.data_dir else None
     dataset = get_dataset(args.dataset_name, only_present=args.only_present, settings=settings)
     dataset = select_sequences(list(dataset), args.sequence)
-    tracker.create_tracker()  # a wrong config key, checkpoint or algorithm is reported once, before any sequence
+    check_tracker(tracker, in_process=not args.threads)
     print(f"{args.tracker_name} {args.tracker_param} on {args.dataset_name}: {len(dataset)} sequences, "
           f"device {device}, {args.threads or 'no'} worker processes -> {tracker.results_dir}")
     summary = run_dataset(dataset, tracker, debug=args.debug, threads=args.threads, num_gpus=num_gpus,

@@ -146,3 +146,10 @@ def test_scripts_by_path_end_in_one_error_line(script, args, needle, tmp_path):
     assert done.returncode == 2, done.stderr
     assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_test_py_checks_the_tracker_before_starting_workers(tmp_path, data_dir, monkeypatch, capsys):
+    cli = _load("test", monkeypatch)
+    argv = _test_py(tmp_path, data_dir, "opencv", "no_such_algorithm", "--threads", "2")
+    assert run_main(cli.main, argv) == 2
+    _one_error_line(capsys, "opencv no_such_algorithm")
