@@ -439,7 +439,8 @@ def score_batch(protocol: str, preds: Sequence[np.ndarray], gts: Sequence[np.nda
             "got": np.full((len(gts), 4), np.nan)}
 
 
-def _got10k_batch(preds, gts, visibles, image_sizes, names) -> dict[str, np.ndarray]:
+def _got10k_batch(preds: Sequence[np.ndarray], gts: Sequence[np.ndarray], visibles: Sequence[np.ndarray | None],
+                  image_sizes: Sequence[tuple[float, float] | None], names: Sequence[str]) -> dict[str, np.ndarray]:
     thresholds = PROTOCOLS["got10k"].overlap_thresholds
     success = np.zeros((len(gts), len(thresholds)))
     got = np.zeros((len(gts), 4))
@@ -457,8 +458,8 @@ def average_curves(protocol: str, curves: np.ndarray, frames: np.ndarray | None 
     """(T, S, K) per-sequence curves -> (T, K) curves: the mean over sequences; `lasot_toolkit` leaves out the
     sequences whose whole curve is zero (plot_draw_save.m); `frames` (T, S) weighs sequences by their frame count
     (the got10k toolkit's pooled 'overall' curve)."""
-    if curves.shape[-1] == 0:
-        return curves.mean(axis=1) if curves.shape[1] else curves[:, 0]
+    if curves.shape[-1] == 0:  # a curve the protocol does not have (got10k: precision)
+        return curves[:, 0]
     if frames is not None:
         return (curves * frames[..., None]).sum(axis=1) / np.maximum(frames.sum(axis=1), 1.0)[:, None]
     if protocol == "lasot_toolkit":
