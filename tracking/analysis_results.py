@@ -12,10 +12,10 @@ import sys
 
 import _init_paths  # noqa: F401  (puts the repository root on sys.path)
 
+from lib.families import UnknownNameError
 from lib.test.analysis.extract import ScoringRules, evaluate
 from lib.test.analysis.metrics import PROTOCOLS, InvalidResultsError
 from lib.test.analysis.report import format_table, write_report
-from lib.families import UnknownNameError
 from lib.test.analysis.results import TrackerSpec
 from lib.utils.cli import UserError, run_main
 from lib.utils.env import env_settings
