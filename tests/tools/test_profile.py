@@ -126,3 +126,19 @@ def test_attention_flops_counted_under_scaled_dot_product_attention():
     q = torch.rand(1, 2, 10, 8)
     # Q K^T and A V: 2 matmuls of 10 x 10 x 8 multiply-adds per head, 2 heads, 2 FLOPs each
     assert torch_flops(ProfileStep("attn", Attention(), (q,))) == 2 * 2 * (2 * 10 * 10 * 8)
+
+
+@pytest.mark.slow  # builds and runs the 92 M-parameter model: about 30 s on a loaded CPU
+def test_ostrack_vitb_flops_include_attention():
+    """OSTrack-256 (ViT-B, candidate elimination) reads 45.28 GFLOPs with the attention matmuls counted; without
+    the scaled_dot_product_attention formula on the CPU it read 43.00."""
+    from lib.config import load_config
+    from lib.families import get_family
+    from lib.utils.profiling import tracking_steps
+
+    family = get_family("ostrack")
+    cfg = load_config("ostrack", "vitb_256_mae_ce_32x4_ep300")
+    model = family.build_model(cfg, False).eval()
+    with torch.no_grad():
+        steps = tracking_steps(model, family.dummy_inputs(cfg, torch.device("cpu")))
+    assert round(sum(torch_flops(step) for step in steps) / 1e9, 2) == 45.28
