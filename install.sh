@@ -22,4 +22,6 @@ fi
 # the torchvision build that the index serves (the index's regular build runs on CPU too).
 PIP_FIND_LINKS= "$VENV/bin/pip" install --quiet --upgrade pip
 PIP_FIND_LINKS= "$VENV/bin/pip" install --quiet -r requirements.txt
+# Test-only: the official toolkits the test suite compares against.
+PIP_FIND_LINKS= "$VENV/bin/pip" install --quiet -r requirements-test.txt
 "$VENV/bin/python" -c "import torch, torchvision, timm, cv2; print(f'TrackZoo environment ready: torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}')"

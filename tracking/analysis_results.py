@@ -12,10 +12,13 @@ import sys
 
 import _init_paths  # noqa: F401  (puts the repository root on sys.path)
 
+from lib.families import UnknownNameError
 from lib.test.analysis.extract import ScoringRules, evaluate
-from lib.test.analysis.metrics import VALIDITY_RULES, InvalidResultsError
+from lib.test.analysis.metrics import PROTOCOLS, InvalidResultsError
 from lib.test.analysis.report import format_table, write_report
-from lib.test.analysis.results import MissingResultsError, TrackerSpec
+from lib.test.analysis.results import TrackerSpec
+from lib.utils.cli import UserError, run_main
+from lib.utils.env import env_settings
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -25,6 +28,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="a tracker to report (repeatable)")
     parser.add_argument("--runs", type=int, nargs="+", help="run ids to average (result folders <config>_NNN)")
     parser.add_argument("--sequences", nargs="+", help="only these sequences")
+    parser.add_argument("--data_dir", help="data root holding the benchmark folders (default: from env)")
     parser.add_argument("--only_present", action="store_true",
                         help="evaluate the sequences present in a partial copy of the dataset (e.g. synthetic data)")
     parser.add_argument("--results_dir", help="results root (default: env_settings().results_path)")
@@ -32,17 +36,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--report_name", help="report sub-folder and table title (default: the dataset name)")
     parser.add_argument("--skip_missing", action="store_true",
                         help="report over the sequences every tracker has results for instead of failing")
-    parser.add_argument("--legacy", action="store_true",
-                        help="pytracking-exact scoring, including its absent-frame quirks (see the README)")
-    parser.add_argument("--validity", choices=VALIDITY_RULES, default="wh",
-                        help="ground-truth validity: w,h > 0 (STARK/OSTrack, default) or all four > 0 (pytracking)")
+    parser.add_argument("--protocol", choices=list(PROTOCOLS),
+                        help="the reference whose rules and numbers to reproduce: "
+                             + "; ".join(f"{p.name}: {p.reference}" for p in PROTOCOLS.values())
+                             + " (default: got10k for GOT-10k datasets, stark otherwise; see "
+                               "lib/test/analysis/README.md)")
     parser.add_argument("--exclude_invalid", action="store_true",
-                        help="leave invalid/absent frames out of the denominators")
+                        help="pytracking/stark protocols: leave invalid/absent frames out of the denominators "
+                             "(pytracking's exclude_invalid_frames)")
     parser.add_argument("--got10k_sequence_mean", action="store_true",
                         help="GOT-10k AO/SR as the mean over sequences (default: pooled over frames, as the got10k "
                              "toolkit reports them)")
     parser.add_argument("--force", action="store_true", help="ignore the score cache and redraw the plots")
     parser.add_argument("--no_plots", action="store_true", help="tables only")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return parser.parse_args(argv)
 
 
@@ -52,39 +59,34 @@ def _select(dataset, names):
     by_name = {seq.name: seq for seq in dataset}
     unknown = [n for n in names if n not in by_name]
     if unknown:
-        raise SystemExit(f"error: unknown sequences {unknown} (the dataset has {len(by_name)})")
+        raise UnknownNameError(f"--sequences: unknown sequences {unknown} (the dataset has {len(by_name)})")
     return [by_name[n] for n in names]
 
 
 def main(argv=None, dataset_loader=None) -> int:
     """`dataset_loader(name)` returns the sequences (default: lib.test.evaluation.get_dataset)."""
     args = parse_args(argv)
+    trackers = [TrackerSpec.parse(t, args.runs) for t in args.tracker]
     try:
-        trackers = [TrackerSpec.parse(t, args.runs) for t in args.tracker]
+        rules = ScoringRules(args.protocol, args.exclude_invalid)
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if args.results_dir and args.plot_dir:
-        results_path, plot_root = args.results_dir, args.plot_dir
-    else:
-        from lib.utils.env import env_settings
-        settings = env_settings()
-        results_path = args.results_dir or settings.results_path
-        plot_root = args.plot_dir or settings.result_plot_path
+        raise UserError(f"--exclude_invalid: {e}") from None
+    settings = env_settings(data_dir=args.data_dir)
+    results_path = args.results_dir or settings.results_path
+    plot_root = args.plot_dir or settings.result_plot_path
 
     if dataset_loader is None:
         from lib.test.evaluation import get_dataset
-        sequences = get_dataset(args.dataset, only_present=args.only_present)
+        sequences = get_dataset(args.dataset, only_present=args.only_present, settings=settings)
     else:
         sequences = dataset_loader(args.dataset)
     sequences = _select(sequences, args.sequences)
     report_name = args.report_name or args.dataset
-    rules = ScoringRules(legacy=args.legacy, validity=args.validity, exclude_invalid=args.exclude_invalid)
     try:
         evaluation = evaluate(trackers, sequences, results_path, rules,
                               cache_dir=os.path.join(plot_root, "cache", args.dataset), force=args.force,
                               skip_missing=args.skip_missing)
-    except (MissingResultsError, InvalidResultsError) as e:
+    except InvalidResultsError as e:  # a broken result file, not a mistake in the command
         print(f"error: {e}", file=sys.stderr)
         return 1
     evaluation.got10k_frame_weighted = not args.got10k_sequence_mean
@@ -96,4 +98,4 @@ def main(argv=None, dataset_loader=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -11,6 +11,7 @@ import _init_paths  # noqa: F401  (puts the repository root on sys.path)
 import argparse
 import sys
 
+from lib.utils.cli import UserError, run_main
 from lib.utils.file_source import pack_folder_to_lmdb
 
 
@@ -19,10 +20,15 @@ def main(argv=None) -> int:
     parser.add_argument("--src", required=True, help="dataset folder to pack")
     parser.add_argument("--dst", required=True, help="LMDB folder to create (must not exist)")
     args = parser.parse_args(argv)
-    count = pack_folder_to_lmdb(args.src, args.dst, progress=True)
+    try:
+        count = pack_folder_to_lmdb(args.src, args.dst, progress=True)
+    except FileNotFoundError as e:
+        raise UserError(f"--src: {e}") from None
+    except FileExistsError as e:
+        raise UserError(f"--dst: {e}") from None
     print(f"packed {count} files from {args.src} into {args.dst}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -16,6 +16,8 @@ import time
 
 import _init_paths  # noqa: F401
 
+from lib.utils.cli import UserError, run_main
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT, CONFIG = "ostrack", "quickstart"
 TRACKERS = [(SCRIPT, CONFIG, "TinyOSTrack"), ("opencv", "mil", "OpenCV-MIL"), ("hold", "default", "HoldFirstBox")]
@@ -47,7 +49,7 @@ def run_step(title: str, command: list[str], env: dict[str, str]) -> None:
     start = time.perf_counter()
     code = subprocess.call(command, env=env)
     if code != 0:
-        raise SystemExit(f"quickstart: step '{title}' failed with exit code {code}")
+        raise UserError(f"quickstart: step '{title}' failed with exit code {code} (its output is above)")
     print(f"--- {title}: done in {time.perf_counter() - start:.0f} s", flush=True)
 
 
@@ -92,4 +94,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -10,7 +10,7 @@ TRACKER is a registered tracker name; CONFIG an experiment of its training scrip
 experiment, or NAME in a NAME-CONFIG form.
 
 Finished sequences are skipped, so an interrupted run continues where it stopped. Exit code 1 if any
-sequence failed.
+sequence failed, 2 (one `error:` line; --debug 1 shows the traceback) on a mistake in the command.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import _init_paths  # noqa: F401  (puts the repository root on sys.path)
 
 from lib.config.node import ConfigError
 from lib.families import UnknownNameError, discover, experiment_path, get_tracker_family, list_trackers
+from lib.utils.cli import UserError, run_main
 from lib.utils.device import resolve_device
 
 
@@ -36,6 +37,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "found from the registry")
     parser.add_argument("--dataset_name", "--dataset", dest="dataset_name", default="lasot",
                         help="evaluation dataset (default: lasot)")
+    parser.add_argument("--data_dir", default=None,
+                        help="data root holding the benchmark folders (lasot/, got10k/, ...; default: from env)")
     parser.add_argument("--only_present", action="store_true",
                         help="evaluate the sequences present on disk (a partial or synthetic copy of a benchmark)")
     parser.add_argument("--sequence", default=None, help="run one sequence only: its name or index")
@@ -55,11 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if param is None and name is not None and args.tracker_name_opt is None:
         name, param = None, name  # `test.py --tracker_param X` style given positionally as `test.py X`
     if param is None:
-        parser.error("give a tracker and config: test.py TRACKER CONFIG, or --tracker_param CONFIG")
-    try:
-        args.tracker_name, args.tracker_param = resolve_tracker(name, param)
-    except (UnknownNameError, ConfigError) as e:
-        parser.error(str(e))
+        raise UserError("give a tracker and config: test.py TRACKER CONFIG, or --tracker_param CONFIG")
+    args.tracker_name, args.tracker_param = resolve_tracker(name, param)
     return args
 
 
@@ -106,12 +106,25 @@ def select_sequences(dataset: list, sequence: str | None) -> list:
     if sequence.isdigit():
         index = int(sequence)
         if index >= len(dataset):
-            raise IndexError(f"--sequence {index}: the dataset has {len(dataset)} sequences")
+            raise UnknownNameError(f"--sequence {index}: the dataset has {len(dataset)} sequences")
         return [dataset[index]]
     chosen = [seq for seq in dataset if seq.name == sequence]
     if not chosen:
-        raise KeyError(f"--sequence {sequence}: no such sequence in the dataset")
+        raise UnknownNameError(f"--sequence {sequence}: no such sequence in the dataset")
     return chosen
+
+
+def check_tracker(tracker, in_process: bool) -> None:
+    """Build the tracker once, so that a wrong config key, a missing checkpoint or an unavailable algorithm is
+    reported once, before any sequence runs. Worker processes build their own: then the check runs on the CPU and
+    keeps nothing here."""
+    from lib.test.tracker.base import clear_network_cache
+
+    if not in_process:
+        tracker.set_device("cpu")
+    tracker.create_tracker()
+    if not in_process:
+        clear_network_cache()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,28 +134,25 @@ def main(argv: list[str] | None = None) -> int:
     from lib.test.evaluation import get_dataset
     from lib.test.evaluation.running import run_dataset
     from lib.test.evaluation.tracker import Tracker
-    from lib.test.parameter import MissingCheckpointError
+    from lib.utils.env import env_settings
 
     try:
         device = resolve_device(args.device)
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        raise UserError(f"--device: {e}") from None
     num_gpus = args.num_gpus or max(torch.cuda.device_count(), 1)
     results_path = os.path.abspath(args.results_dir) if args.results_dir else None
     tracker = Tracker(args.tracker_name, args.tracker_param, args.dataset_name, args.runid,
                       results_path=results_path, checkpoint=args.checkpoint, device=device, debug=args.debug,
                       save_dir=args.save_dir, opts=args.opts)
-    dataset = get_dataset(args.dataset_name, only_present=args.only_present)
+    settings = env_settings(data_dir=args.data_dir) if args.data_dir else None
+    dataset = get_dataset(args.dataset_name, only_present=args.only_present, settings=settings)
     dataset = select_sequences(list(dataset), args.sequence)
+    check_tracker(tracker, in_process=not args.threads)
     print(f"{args.tracker_name} {args.tracker_param} on {args.dataset_name}: {len(dataset)} sequences, "
           f"device {device}, {args.threads or 'no'} worker processes -> {tracker.results_dir}")
-    try:
-        summary = run_dataset(dataset, tracker, debug=args.debug, threads=args.threads, num_gpus=num_gpus,
-                              progress=not args.no_progress)
-    except (MissingCheckpointError, ConfigError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    summary = run_dataset(dataset, tracker, debug=args.debug, threads=args.threads, num_gpus=num_gpus,
+                          progress=not args.no_progress)
     print(f"done {len(summary.done)}, skipped (already done) {len(summary.skipped)}, failed {len(summary.failed)}")
     for outcome in summary.failed:
         print(f"  failed: {outcome.name}: {outcome.error.splitlines()[-1]}")
@@ -150,4 +160,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -148,3 +148,13 @@ def parse_key_values(text: str, where: str, required: Sequence[str]) -> dict[str
     if missing:
         raise AnnotationError(f"{where}: missing keys {missing} (expected `key: value` lines)")
     return values
+
+
+def parse_resolution(value: str, where: str) -> tuple[float, float]:
+    """GOT-10k's `resolution: (W, H)` value -> (W, H), the image bound the got10k toolkit clips boxes to."""
+    numbers = value.strip().lstrip("(").rstrip(")").split(",")
+    try:
+        width, height = (float(n) for n in numbers)
+    except ValueError:
+        raise AnnotationError(f"{where}: resolution '{value}' is not '(W, H)'") from None
+    return width, height

@@ -113,10 +113,25 @@ def thop_macs(step: ProfileStep) -> float:
     return float(macs)
 
 
+def _sdpa_flops(query, key, value, *args, out_shape=None, **kwargs) -> int:
+    from torch.utils.flop_counter import sdpa_flop_count
+
+    return sdpa_flop_count(query, key, value)
+
+
+def _uncounted_attention_kernels() -> dict:
+    """scaled_dot_product_attention kernels that torch's FLOP counter has no formula for (the CPU one): without
+    this, attention matmuls vanish from the count whenever a model uses SDPA on the CPU."""
+    from torch.utils.flop_counter import flop_registry
+
+    kernels = [getattr(torch.ops.aten, name, None) for name in ("_scaled_dot_product_flash_attention_for_cpu",)]
+    return {k: _sdpa_flops for k in kernels if k is not None and k not in flop_registry}
+
+
 def torch_flops(step: ProfileStep) -> int:
     from torch.utils.flop_counter import FlopCounterMode
 
-    counter = FlopCounterMode(display=False)
+    counter = FlopCounterMode(display=False, custom_mapping=_uncounted_attention_kernels())
     with torch.no_grad(), counter:
         step()
     return int(counter.get_total_flops())
@@ -129,34 +144,53 @@ def _autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractCo
 
 
 def measure_latency(steps: Sequence[ProfileStep], device: torch.device, dtype: torch.dtype = torch.float32,
-                    runs: int = 100, warmup: int = 20) -> list[float]:
-    """Milliseconds per tracking step (all steps in order), `runs` timed runs after `warmup` untimed ones;
-    CUDA is synchronised before reading each clock."""
+                    runs: int = 100, warmup: int = 20, budget_s: float | None = None) -> tuple[list[float], int]:
+    """(milliseconds per tracking step (all steps in order), warm-up runs done): up to `runs` timed runs after up
+    to `warmup` untimed ones; CUDA is synchronised before reading each clock. With `budget_s`, warm-up stops after
+    a fifth of the budget and timing when the budget is spent (at least one timed run), so a slow CPU ends in
+    bounded time."""
     def synchronize() -> None:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
-    times = []
+    def one_run() -> float:
+        synchronize()
+        start = time.perf_counter()
+        for step in steps:
+            step()
+        synchronize()
+        return time.perf_counter() - start
+
+    times: list[float] = []
+    budget = float("inf") if budget_s is None else budget_s
+    warmed = 0
     with torch.inference_mode(), _autocast(device, dtype):
-        for _ in range(warmup):
-            for step in steps:
-                step()
+        spent = 0.0
+        while warmed < warmup and spent < budget / 5:
+            spent += one_run()
+            warmed += 1
+        spent = 0.0
         for _ in range(runs):
-            synchronize()
-            start = time.perf_counter()
-            for step in steps:
-                step()
-            synchronize()
-            times.append((time.perf_counter() - start) * 1000.0)
-    return times
+            times.append(one_run() * 1000.0)
+            spent += times[-1] / 1000.0
+            if spent >= budget:
+                break
+    return times, warmed
 
 
 def profile_steps(model: nn.Module, steps: Sequence[ProfileStep], device: torch.device,
-                  dtype: torch.dtype = torch.float32, runs: int = 100, warmup: int = 20) -> dict[str, Any]:
-    """Parameters, MACs, FLOPs and latency of one tracking step of `model` (in eval mode on `device`)."""
+                  dtype: torch.dtype = torch.float32, runs: int = 100, warmup: int = 20,
+                  budget_s: float | None = None, progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    """Parameters, MACs, FLOPs and latency of one tracking step of `model` (in eval mode on `device`);
+    `progress` receives a line per stage."""
+    progress("counting MACs (thop)")
     macs = {step.name: thop_macs(step) for step in steps}
+    progress("counting FLOPs (torch)")
     flops = {step.name: torch_flops(step) for step in steps}
-    times = measure_latency(steps, device, dtype, runs, warmup)
+    progress(f"timing up to {runs} runs after up to {warmup} warm-up runs"
+             + (f", within about {budget_s:g} s" if budget_s is not None else ""))
+    times, warmup = measure_latency(steps, device, dtype, runs, warmup, budget_s)
+    runs = len(times)
     median = statistics.median(times)
     return {
         "params": count_parameters(model),

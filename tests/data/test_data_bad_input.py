@@ -171,9 +171,11 @@ def test_bad_meta_info(tmp_path):
         Got10k(tmp_path)
 
 
-def test_missing_official_sequences_listed(tmp_path):
-    _lasot_seq(tmp_path / "lasot", "1,2,3,4\n")
-    with pytest.raises(FileNotFoundError, match=r"279 of 280 sequences are missing: airplane-9, airplane-13"):
+def test_missing_listed_sequences_listed(tmp_path):
+    _lasot_seq(tmp_path / "lasot", "1,2,3\n")
+    write_text(tmp_path / "lasot" / "testing_set.txt", "airplane-1\nairplane-9\nairplane-13\n")
+    with pytest.raises(FileNotFoundError, match=r"2 of 3 sequences are missing: airplane-9, airplane-13.*"
+                                                r"--only_present"):
         get_dataset("lasot", settings=isolated_settings(tmp_path))
 
 

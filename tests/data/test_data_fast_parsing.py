@@ -164,8 +164,9 @@ def test_sequence_keeps_a_frame_list_and_cuts_it_at_the_init_frame():
 
 
 def test_lasot_reader_lists_no_frame_folder(tmp_path, monkeypatch):
-    """The official layout fixes the frame files from the ground truth: loading checks the first and last file and
-    lists nothing (a directory listing per sequence is what made loading slow)."""
+    """The official layout fixes the frame files from the ground truth: loading lists no frame folder (a directory
+    listing per sequence is what made loading slow) and touches no frame file; only the class folders are listed
+    to find the sequences."""
     seq = tmp_path / "lasot" / "cat" / "cat-1"
     for k in (1, 30):
         write_frame(seq / "img" / f"{k:08d}.jpg", k)
@@ -173,12 +174,21 @@ def test_lasot_reader_lists_no_frame_folder(tmp_path, monkeypatch):
     write_text(seq / "full_occlusion.txt", ",".join(["0"] * 30) + "\n")
     write_text(seq / "out_of_view.txt", ",".join(["0"] * 29 + ["1"]) + "\n")
 
-    def no_listing(self, rel):
-        raise AssertionError(f"listed {rel}")
+    listed, real_list_dir, real_exists = [], DirSource.list_dir, DirSource.exists
 
-    monkeypatch.setattr(DirSource, "list_dir", no_listing)
+    def list_dir(self, rel):
+        listed.append(rel)
+        return real_list_dir(self, rel)
+
+    def exists(self, rel):
+        assert not rel.endswith(".jpg"), f"checked frame {rel}"
+        return real_exists(self, rel)
+
+    monkeypatch.setattr(DirSource, "list_dir", list_dir)
+    monkeypatch.setattr(DirSource, "exists", exists)
     (s,) = get_dataset("lasot", only_present=True, settings=isolated_settings(tmp_path))
     assert isinstance(s.frames, FrameList) and len(s.frames) == 30
     assert s.frames[-1] == str(seq / "img" / "00000030.jpg")
     assert s.target_visible.tolist() == [True] * 29 + [False] and s.ground_truth_rect[29].tolist() == [29, 29, 10, 12]
+    assert listed == ["", "cat"]
     assert s.read_frame(29).shape == (12, 16, 3)

@@ -118,7 +118,8 @@ def test_got10k_catalog_and_eval(tmp_path):
     assert build_train_dataset("GOT10K_official_val", settings=settings).get_num_sequences() == 1
     (val,) = get_dataset("got10k_val", settings=settings)
     assert val.dataset == "got10k" and val.ground_truth_rect.tolist() == [[1, 2, 3, 4], [5, 6, 7, 8]]
-    assert val.target_visible is None
+    assert val.target_visible.tolist() == [True, True]  # cover.label > 0, what the got10k toolkit scores
+    assert val.image_size == (16, 12)  # meta_info.ini resolution: the got10k protocol's clipping bound
     (test,) = get_dataset("got10k_test", settings=settings)
     assert test.ground_truth_rect.tolist() == [[9, 8, 7, 6]] and len(test.frames) == 11
     assert test.frames[-1].endswith("GOT-10k_Test_000001/00000011.jpg")

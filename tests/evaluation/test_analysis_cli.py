@@ -14,6 +14,7 @@ import pytest
 from lib.test.analysis.extract import ScoringRules, evaluate
 from lib.test.analysis.plots import build_figures, legend_entries
 from lib.test.analysis.results import TrackerSpec
+from lib.utils.cli import UserError, run_main
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -55,7 +56,7 @@ def synthetic(tmp_path):
 def run_cli(cli, synthetic, *extra):
     argv = ["--dataset", "lasot", "--tracker", "trk:bad:Bad Tracker", "--tracker", "trk:good:Good",
             "--results_dir", synthetic.results, "--plot_dir", synthetic.plots, *extra]
-    return cli.main(argv, dataset_loader=lambda name: synthetic.seqs)
+    return run_main(lambda args: cli.main(args, dataset_loader=lambda name: synthetic.seqs), argv)
 
 
 def test_cli_writes_table_csv_latex_and_plots(cli, synthetic, capsys):
@@ -85,9 +86,9 @@ def test_cli_writes_table_csv_latex_and_plots(cli, synthetic, capsys):
 
 
 def test_cli_numbers_match_library(cli, synthetic, capsys):
-    assert run_cli(cli, synthetic, "--no_plots", "--legacy") == 0
+    assert run_cli(cli, synthetic, "--no_plots", "--protocol", "pytracking") == 0
     rows = list(csv.DictReader(open(os.path.join(synthetic.plots, "lasot", "results.csv"))))
-    ev = evaluate([TrackerSpec("trk", "good")], synthetic.seqs, synthetic.results, ScoringRules(legacy=True))
+    ev = evaluate([TrackerSpec("trk", "good")], synthetic.seqs, synthetic.results, ScoringRules("pytracking"))
     assert float(rows[1]["AUC"]) == pytest.approx(ev.scores()[0]["AUC"], abs=1e-4)
     assert not os.path.exists(os.path.join(synthetic.plots, "lasot", "success_plot.png"))
 
@@ -106,7 +107,7 @@ def test_legend_is_name_and_score_ordered_by_score(synthetic):
 
 def test_cli_missing_results_names_tracker_and_sequences(cli, synthetic, capsys):
     os.remove(os.path.join(synthetic.results, "trk", "good", "lasot", "cls-2.txt"))
-    assert run_cli(cli, synthetic) == 1
+    assert run_cli(cli, synthetic) == 2
     err = capsys.readouterr().err
     assert "'Good'" in err and "cls-2" in err and "cls-1," not in err and "--skip_missing" in err
     assert run_cli(cli, synthetic, "--skip_missing", "--no_plots") == 0
@@ -123,7 +124,7 @@ def test_cli_runs_and_sequence_selection(cli, synthetic, capsys):
                   dataset_loader=lambda name: synthetic.seqs)
     assert rc == 0
     assert "Reporting results over 1 / 1 sequences" in capsys.readouterr().out
-    with pytest.raises(SystemExit, match="unknown sequences"):
+    with pytest.raises(UserError, match="--sequences: unknown sequences"):
         cli.main(["--dataset", "lasot", "--tracker", "trk:good", "--sequences", "nope",
                   "--results_dir", synthetic.results, "--plot_dir", synthetic.plots],
                  dataset_loader=lambda name: synthetic.seqs)

@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from lib.test.analysis.metrics import (InvalidResultsError, SeqErrors, calc_seq_err_robust, center_error,
-                                       got10k_iou, got10k_scores, got10k_seq_stats, iou_inclusive,
-                                       overlap_thresholds, repair_zero_size, seq_curves, summary_scores)
+from lib.test.analysis.metrics import (PROTOCOLS, InvalidResultsError, SeqErrors, calc_seq_err_robust,
+                                       center_error, got10k_iou, got10k_scores, got10k_seq_stats, iou_inclusive,
+                                       repair_rows, seq_curves, summary_scores)
 
 BOX = [10.0, 10.0, 20.0, 20.0]
 
@@ -15,11 +15,9 @@ def boxes(*rows):
     return np.array(rows, dtype=np.float64)
 
 
-def curves_of(pred, gt, dataset="otb", visible=None, **kw):
-    legacy = kw.pop("legacy", False)
-    exclude = kw.pop("exclude_invalid", False)
-    err = calc_seq_err_robust(pred, gt, dataset, visible, legacy=legacy, **kw)
-    return err, seq_curves(err, exclude_invalid=exclude, legacy=legacy)
+def curves_of(pred, gt, dataset="otb", visible=None, protocol="stark", exclude_invalid=False):
+    err = calc_seq_err_robust(pred, gt, dataset, visible, protocol=protocol)
+    return err, seq_curves(err, protocol, exclude_invalid=exclude_invalid)
 
 
 # --- box geometry -----------------------------------------------------------------------------------------------
@@ -71,27 +69,22 @@ def test_run_of_zero_size_predictions_takes_last_good_box():
 def test_repair_zero_size_keeps_zero_box_on_nan_ground_truth_rows():
     pred = boxes([1, 1, 5, 5], [0, 0, 0, 0], [2, 2, 0, 3], [4, 4, 6, 6])
     nan_rows = np.array([False, True, False, False])
-    out = repair_zero_size(pred, nan_rows)
+    out = repair_rows(pred, ((pred[:, 2] == 0) | (pred[:, 3] == 0)) & ~nan_rows)
     # row 1 is on a NaN-GT row: kept; row 2 copies row 1 (the kept zero box)
     np.testing.assert_array_equal(out, boxes([1, 1, 5, 5], [0, 0, 0, 0], [0, 0, 0, 0], [4, 4, 6, 6]))
 
 
-def test_uav_nan_ground_truth_default_and_legacy():
+def test_uav_nan_ground_truth():
     gt = boxes(BOX, [np.nan] * 4, BOX, BOX)
     pred = boxes(BOX, [0, 0, 0, 0], [0, 0, 0, 0], BOX)
     # frame 1: NaN GT -> invalid, zero box kept; frame 2: copies the zero box -> IoU 0, centre (-0.5,-0.5)
     # vs (19.5,19.5) = 20*sqrt(2) px > 20, normalised sqrt(2) > 0.2
     err, c = curves_of(pred, gt, "uav")
     np.testing.assert_allclose(err.overlap, [1, -1, 0, 1], atol=1e-15)
-    assert err.center[1] == np.inf and err.center_norm[1] == np.inf
     assert err.center[2] == pytest.approx(20 * math.sqrt(2))
     assert c.success[0] == 0.5 and np.mean(c.success) == pytest.approx(40 / 84)
-    assert c.precision[20] == 0.5 and c.norm_precision[20] == 0.5
     assert c.ao == pytest.approx(2 / 3)  # mean IoU over the 3 valid frames
-
-    err, c = curves_of(pred, gt, "uav", legacy=True)
     assert err.center[1] == -1 and err.center_norm[1] == -1  # pytracking: NaN frame is a precision success
-    assert np.mean(c.success) == pytest.approx(40 / 84)        # success unchanged
     assert c.precision[20] == 0.75 and c.norm_precision[20] == 0.75
 
 
@@ -101,7 +94,8 @@ def test_nan_ground_truth_rejected_outside_uav():
         calc_seq_err_robust(boxes(BOX, BOX), gt, "lasot", seq_name="seqA")
 
 
-@pytest.mark.parametrize("bad", [[np.nan, 1, 2, 3], [1, 1, -2, 3], [1, 1, 2, -0.5]])
+@pytest.mark.parametrize("bad", [[np.nan, 1, 2, 3], [1, 1, -2, 3], [1, 1, 2, -0.5], [np.inf, 1, 2, 3],
+                                 [1, 1, np.inf, 3], [1, 1, 2, -np.inf]])
 def test_invalid_predictions_raise(bad):
     with pytest.raises(InvalidResultsError, match="row 1"):
         calc_seq_err_robust(boxes(BOX, bad), boxes(BOX, BOX), "otb")
@@ -112,9 +106,8 @@ ABSENT_VISIBLE = np.array([1, 0, 0, 1], dtype=bool)
 ABSENT_PRED = boxes(BOX, [100, 100, 20, 20], [100, 100, 20, 20], BOX)
 
 
-@pytest.mark.parametrize("dataset", ["lasot", "lasot_extension_subset"])
-def test_absent_frames_are_failures_by_default(dataset):
-    err, c = curves_of(ABSENT_PRED, ABSENT_GT, dataset, ABSENT_VISIBLE)
+def test_lasot_absent_frames_are_failures():
+    err, c = curves_of(ABSENT_PRED, ABSENT_GT, "lasot", ABSENT_VISIBLE)
     np.testing.assert_array_equal(err.valid, ABSENT_VISIBLE)
     np.testing.assert_array_equal(err.overlap, [1, -1, -1, 1])
     assert np.isinf(err.center[1:3]).all() and np.isinf(err.center_norm[1:3]).all()
@@ -122,13 +115,8 @@ def test_absent_frames_are_failures_by_default(dataset):
     assert c.precision[20] == 0.5 and c.norm_precision[20] == 0.5
 
 
-def test_legacy_lasot_absent_frames_fail_normalised_precision():
-    _, c = curves_of(ABSENT_PRED, ABSENT_GT, "lasot", ABSENT_VISIBLE, legacy=True)
-    assert c.precision[20] == 0.5 and c.norm_precision[20] == 0.5
-
-
-def test_legacy_lasot_extension_counts_absent_frames_as_normalised_precision_successes():
-    err, c = curves_of(ABSENT_PRED, ABSENT_GT, "lasot_extension_subset", ABSENT_VISIBLE, legacy=True)
+def test_lasot_extension_counts_absent_frames_as_normalised_precision_successes():
+    err, c = curves_of(ABSENT_PRED, ABSENT_GT, "lasot_extension_subset", ABSENT_VISIBLE)
     np.testing.assert_array_equal(err.center_norm[1:3], [-1, -1])
     assert c.precision[20] == 0.5         # centre error still +inf
     assert c.norm_precision[20] == 1.0    # pytracking's quirk: +share of absent frames (here 0.5)
@@ -141,15 +129,15 @@ def test_exclude_invalid_frames_changes_denominator():
     assert c.precision[20] == 1.0 and c.norm_precision[20] == 1.0
 
 
-def test_validity_rule_wh_versus_xywh():
+def test_validity_rule_stark_versus_pytracking():
     gt = boxes(BOX, [0, 5, 20, 20])  # visible target touching the left border
     pred = gt.copy()
-    err_wh, c_wh = curves_of(pred, gt, validity="wh")
-    err_all, c_all = curves_of(pred, gt, validity="xywh")
+    err_wh, c_wh = curves_of(pred, gt, protocol="stark")
+    err_all, c_all = curves_of(pred, gt, protocol="pytracking")
     assert err_wh.valid.tolist() == [True, True] and err_all.valid.tolist() == [True, False]
     assert c_wh.success[0] == 1.0 and c_all.success[0] == 0.5
-    with pytest.raises(ValueError, match="validity"):
-        calc_seq_err_robust(pred, gt, "otb", validity="x")
+    with pytest.raises(ValueError, match="pytracking and stark"):
+        calc_seq_err_robust(pred, gt, "otb", protocol="got10k")
 
 
 def test_length_mismatch_lasot_shorter_raises_longer_truncates():
@@ -195,15 +183,18 @@ def test_success_is_strictly_greater_and_precision_inclusive():
     assert c.norm_precision[20] == 1.0 and c.norm_precision[19] == 0.0
 
 
-def test_overlap_thresholds_default_and_legacy():
-    default, legacy = overlap_thresholds(), overlap_thresholds(legacy=True)
-    assert len(default) == len(legacy) == 21
-    np.testing.assert_array_equal(default, [k / 20 for k in range(21)])
-    assert legacy[3] == 0.15000000000000002 and legacy[15] == 0.7500000000000001
-    np.testing.assert_allclose(legacy, default, rtol=0, atol=1e-15)
-    # an IoU of exactly the next double above 0.15 is a success at 0.15 but not at torch's 0.15000000000000002
-    err = SeqErrors(np.array([np.nextafter(0.15, 1)]), np.zeros(1), np.zeros(1), np.array([True]))
-    assert seq_curves(err).success[3] == 1.0 and seq_curves(err, legacy=True).success[3] == 0.0
+def test_overlap_thresholds_of_each_reference():
+    torch_arange = PROTOCOLS["stark"].overlap_thresholds
+    assert PROTOCOLS["pytracking"].overlap_thresholds is torch_arange and len(torch_arange) == 21
+    assert torch_arange[3] == 0.15000000000000002 and torch_arange[15] == 0.7500000000000001
+    matlab = PROTOCOLS["lasot_toolkit"].overlap_thresholds  # 0:0.05:1 built from both ends
+    assert matlab[3] == 0.15000000000000002 and matlab[10] == 0.5 and matlab[13] == 0.6499999999999999
+    assert matlab[15] == 0.75
+    for p in PROTOCOLS.values():
+        np.testing.assert_allclose(p.overlap_thresholds, np.linspace(0, 1, len(p.overlap_thresholds)), atol=1e-15)
+    # the next double above 0.75 exceeds MATLAB's 0.75 but not torch's 0.7500000000000001
+    err = SeqErrors(np.array([np.nextafter(0.75, 1)]), np.zeros(1), np.zeros(1), np.array([True]))
+    assert seq_curves(err, "lasot_toolkit").success[15] == 1.0 and seq_curves(err, "stark").success[15] == 0.0
 
 
 # --- GOT-10k protocol -------------------------------------------------------------------------------------------

@@ -179,7 +179,7 @@ def test_cache_reuses_and_invalidates(tmp_path, monkeypatch):
     assert rerun.success[0, 1, 19] == 1.0  # perfect boxes now
 
     calls.clear()
-    evaluate([t], seqs, results, ScoringRules(legacy=True), cache_dir=cache)  # other rules: other entries
+    evaluate([t], seqs, results, ScoringRules("pytracking"), cache_dir=cache)  # other rules: other entries
     assert sorted(calls) == ["x1", "x2"]
 
     calls.clear()

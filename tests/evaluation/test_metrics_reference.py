@@ -1,5 +1,6 @@
-"""The vectorised metrics against a straightforward per-frame reference written from the rules in
-eval_datasets.md §2.1 (frame loops, plain Python floats), on random sequences with every special case."""
+"""The vectorised pytracking/stark protocols against a straightforward per-frame reference written from the rules
+in eval_datasets.md §2.1 and pytracking's extract_results.py (frame loops, plain Python floats), on random
+sequences with every special case."""
 import math
 import zlib
 
@@ -11,7 +12,7 @@ from lib.test.analysis.metrics import batch_curves, batch_seq_errors, calc_seq_e
 INF = float("inf")
 
 
-def reference_errors(pred, gt, dataset, visible, legacy, validity):
+def reference_errors(pred, gt, dataset, visible, protocol):
     pred = [list(map(float, r)) for r in pred]
     gt = [list(map(float, r)) for r in gt]
     n = len(gt)
@@ -27,18 +28,14 @@ def reference_errors(pred, gt, dataset, visible, legacy, validity):
     for i in range(n):
         x, y, w, h = pred[i]
         gx, gy, gw, gh = gt[i]
-        valid = (gw > 0 and gh > 0) if validity == "wh" else all(v > 0 for v in gt[i])
+        valid = (gw > 0 and gh > 0) if protocol == "stark" else all(v > 0 for v in gt[i])
         if visible is not None:
             valid = valid and bool(visible[i])
         valid_all.append(valid)
         if not valid:
             overlap.append(-1.0)
-            if legacy:
-                center.append(-1.0 if dataset == "uav" else INF)
-                norm.append(-1.0)
-            else:
-                center.append(INF)
-                norm.append(INF)
+            center.append(-1.0 if dataset == "uav" else INF)
+            norm.append(-1.0)
         else:
             iw = max(0.0, min(x + w - 1.0, gx + gw - 1.0) - max(x, gx) + 1.0)
             ih = max(0.0, min(y + h - 1.0, gy + gh - 1.0) - max(y, gy) + 1.0)
@@ -48,20 +45,18 @@ def reference_errors(pred, gt, dataset, visible, legacy, validity):
             gcx, gcy = gx + 0.5 * (gw - 1.0), gy + 0.5 * (gh - 1.0)
             center.append(math.sqrt((pcx - gcx) ** 2 + (pcy - gcy) ** 2))
             norm.append(math.sqrt((pcx / gw - gcx / gw) ** 2 + (pcy / gh - gcy / gh) ** 2))
-        if legacy and dataset == "lasot" and visible is not None and not visible[i]:
+        if dataset == "lasot" and visible is not None and not visible[i]:
             center[-1] = INF
             norm[-1] = INF
     return overlap, center, norm, valid_all
 
 
-def reference_curves(overlap, center, norm, valid, exclude_invalid, legacy):
+def reference_curves(overlap, center, norm, valid, exclude_invalid):
     denominator = max(sum(valid) if exclude_invalid else len(valid), 1)
-    if legacy:  # torch.arange(0, 1.05, 0.05) in float64, as a literal
-        thresholds = [0.0, 0.05, 0.1, 0.15000000000000002, 0.2, 0.25, 0.30000000000000004, 0.35000000000000003,
-                      0.4, 0.45, 0.5, 0.55, 0.6000000000000001, 0.6500000000000001, 0.7000000000000001,
-                      0.7500000000000001, 0.8, 0.8500000000000001, 0.9, 0.9500000000000001, 1.0]
-    else:
-        thresholds = [k / 20 for k in range(21)]
+    # torch.arange(0, 1.05, 0.05) in float64, as a literal
+    thresholds = [0.0, 0.05, 0.1, 0.15000000000000002, 0.2, 0.25, 0.30000000000000004, 0.35000000000000003,
+                  0.4, 0.45, 0.5, 0.55, 0.6000000000000001, 0.6500000000000001, 0.7000000000000001,
+                  0.7500000000000001, 0.8, 0.8500000000000001, 0.9, 0.9500000000000001, 1.0]
     success = [sum(1 for o in overlap if o > t) / denominator for t in thresholds]
     precision = [sum(1 for c in center if c <= t) / denominator for t in range(51)]
     norm_precision = [sum(1 for c in norm if c <= t / 100) / denominator for t in range(51)]
@@ -92,39 +87,38 @@ def random_sequence(rng, dataset):
 
 
 @pytest.mark.parametrize("dataset", ["lasot", "lasot_extension_subset", "uav", "got10k", "otb"])
-@pytest.mark.parametrize("legacy", [False, True])
-def test_vectorised_matches_reference(dataset, legacy):
-    rng = np.random.default_rng(zlib.crc32(f"{dataset}{legacy}".encode()))
+@pytest.mark.parametrize("protocol", ["stark", "pytracking"])
+def test_vectorised_matches_reference(dataset, protocol):
+    rng = np.random.default_rng(zlib.crc32(f"{dataset}{protocol}".encode()))
     for trial in range(12):
         pred, gt, visible = random_sequence(rng, dataset)
-        validity = "wh" if trial % 2 else "xywh"
         exclude = trial % 3 == 0
-        err = calc_seq_err_robust(pred, gt, dataset, visible, legacy=legacy, validity=validity)
-        ref = reference_errors(pred, gt, dataset, visible, legacy, validity)
+        err = calc_seq_err_robust(pred, gt, dataset, visible, protocol=protocol)
+        ref = reference_errors(pred, gt, dataset, visible, protocol)
         for got, want in zip((err.overlap, err.center, err.center_norm, err.valid), ref):
             np.testing.assert_allclose(got, np.array(want, dtype=float), rtol=0, atol=1e-12)
-        curves = seq_curves(err, exclude_invalid=exclude, legacy=legacy)
-        ref_c = reference_curves(*ref, exclude, legacy)
+        curves = seq_curves(err, protocol, exclude_invalid=exclude)
+        ref_c = reference_curves(*ref, exclude)
         np.testing.assert_allclose(curves.success, ref_c[0], atol=1e-12)
         np.testing.assert_allclose(curves.precision, ref_c[1], atol=1e-12)
         np.testing.assert_allclose(curves.norm_precision, ref_c[2], atol=1e-12)
         np.testing.assert_allclose(curves.ao, ref_c[3], atol=1e-12, equal_nan=True)
 
 
-@pytest.mark.parametrize("legacy", [False, True])
-def test_batch_equals_one_by_one(legacy):
+@pytest.mark.parametrize("protocol", ["stark", "pytracking"])
+def test_batch_equals_one_by_one(protocol):
     rng = np.random.default_rng(11)
     tags = ["lasot", "uav", "got10k", "lasot_extension_subset", "otb", "uav", "lasot"]
     items = [(*random_sequence(rng, tag), tag) for tag in tags]
     preds, gts, visibles, datasets = (list(x) for x in zip(*items))
-    batch = batch_seq_errors(preds, gts, datasets, visibles, legacy=legacy)
-    curves = batch_curves(batch, exclude_invalid=True, legacy=legacy)
+    batch = batch_seq_errors(preds, gts, datasets, visibles, protocol=protocol)
+    curves = batch_curves(batch, protocol, exclude_invalid=True)
     for i, (pred, gt, visible, tag) in enumerate(items):
-        one = calc_seq_err_robust(pred, gt, tag, visible, legacy=legacy)
+        one = calc_seq_err_robust(pred, gt, tag, visible, protocol=protocol)
         frames = slice(batch.bounds[i], batch.bounds[i + 1])
         for name in ("overlap", "center", "center_norm", "valid"):
             np.testing.assert_array_equal(getattr(batch, name)[frames], getattr(one, name), err_msg=f"{tag} {name}")
-        single = seq_curves(one, exclude_invalid=True, legacy=legacy)
+        single = seq_curves(one, protocol, exclude_invalid=True)
         for k, want in enumerate((single.success, single.precision, single.norm_precision)):
             np.testing.assert_array_equal(curves[k][i], want)
         np.testing.assert_array_equal(curves[3][i], single.ao)

@@ -13,6 +13,7 @@ from lib.families import Family
 from lib.test.evaluation import Sequence
 from lib.test.evaluation.running import result_files, run_dataset
 from lib.test.evaluation.tracker import Tracker
+from lib.utils.cli import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STEP = 0.25  # per-frame drift of the fake tracker: not an integer, so truncation would show
@@ -159,7 +160,7 @@ def test_cli_runs_dataset_and_reports_failures(tmp_path, fake_family, test_cli, 
     import lib.test.evaluation as evaluation
 
     seqs = make_dataset(tmp_path, ["a", "crash_b"])
-    monkeypatch.setattr(evaluation, "get_dataset", lambda name, only_present: seqs if name == "fakeset" else [])
+    monkeypatch.setattr(evaluation, "get_dataset", lambda name, only_present, settings=None: seqs if name == "fakeset" else [])
     argv = ["fakerun", "default", "--dataset", "fakeset", "--results_dir", str(tmp_path / "res"), "--device", "cpu",
             "--no_progress"]
     assert test_cli["main"](argv) == 1
@@ -178,7 +179,7 @@ def test_cli_tracker_param_forms(fake_family, test_cli):
                                    "--threads", "8", "--num_gpus", "2"])
     assert (args.tracker_name, args.tracker_param, args.dataset_name, args.threads, args.num_gpus) == \
         ("fakerun", "x", "got10k_test", 8, 2)
-    with pytest.raises(SystemExit):
+    with pytest.raises(UserError, match="no_such_tracker"):
         test_cli["parse_args"](["no_such_tracker", "cfg"])
 
 
@@ -187,7 +188,7 @@ def test_cli_select_sequences(test_cli):
     select = test_cli["select_sequences"]
     assert [s.name for s in select(seqs, "1")] == ["y"]
     assert [s.name for s in select(seqs, "x")] == ["x"]
-    with pytest.raises(KeyError, match="zz"):
+    with pytest.raises(UserError, match="--sequence zz"):
         select(seqs, "zz")
 
 

@@ -14,6 +14,7 @@ from lib.families import Family, get_tracker_family
 from lib.test.parameter import MissingCheckpointError, TrackerParams
 from lib.test.tracker.base import NetworkTracker, clear_network_cache
 from lib.test.tracker.utils import Preprocessor, hann1d, hann2d
+from lib.utils.cli import UserError
 
 # ---------------------------------------------------------------- windows and preprocessing
 
@@ -209,5 +210,5 @@ def test_opencv_baseline_tracks_a_few_frames():
     boxes = [tracker.track(im)["target_bbox"] for im in images[1:]]
     assert all(len(b) == 4 and all(isinstance(v, float) for v in b) for b in boxes)
     assert boxes[-1][0] > 10  # it follows the square to the right
-    with pytest.raises(ValueError, match="mil"):
+    with pytest.raises(UserError, match="opencv no_such_algorithm: .*available here: .*mil"):
         family.build_tracker(TrackerParams.create("opencv", "no_such_algorithm"))

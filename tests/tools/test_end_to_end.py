@@ -1,4 +1,4 @@
-"""The researcher's loop through the real command lines on a tiny synthetic benchmark:
+"""(slow) The researcher's loop through the real command lines on a tiny synthetic benchmark:
 generate -> train (2-process gloo DDP; STARK-ST in two declared stages) -> test -> score, and the quickstart."""
 import os
 import subprocess
@@ -10,6 +10,7 @@ import torch
 from lib.utils.checkpoint import list_checkpoints
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+pytestmark = pytest.mark.slow  # minutes on a CPU: `pytest -m slow` (CI runs it beside the default suite)
 GOT10K_ONLY = ["DATA.TRAIN.DATASETS_NAME", "[GOT10K_train_full]", "DATA.TRAIN.DATASETS_RATIO", "[1]",
                "DATA.VAL.DATASETS_NAME", "[]", "DATA.VAL.DATASETS_RATIO", "[]",
                "DATA.TRAIN.SAMPLE_PER_EPOCH", "8", "TRAIN.BATCH_SIZE", "2", "TRAIN.NUM_WORKER", "0",

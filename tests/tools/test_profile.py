@@ -12,7 +12,7 @@ import torch.nn as nn
 from lib import families
 from lib.config.node import CfgNode
 from lib.families import Family
-from lib.utils.profiling import ProfileStep, count_multihead_attention, profile_steps, thop_macs
+from lib.utils.profiling import ProfileStep, count_multihead_attention, profile_steps, thop_macs, torch_flops
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Conv 3->4, 3x3, padding 1 on 8x8: 8*8*4 outputs x 27 MACs = 6912; Linear 256 -> 2: 512. FLOPs = 2 x MACs.
@@ -104,3 +104,41 @@ def test_multihead_attention_rule_by_hand():
     step = ProfileStep("attn", mha, (query, key, key), thop_rules={nn.MultiheadAttention: count_multihead_attention})
     # Q and output projections 2 * 5*8*8, K and V projections 2 * 7*8*8, QK^T and AV 2 * 5*7*8; batch 2.
     assert thop_macs(step) == 2 * (2 * 5 * 64 + 2 * 7 * 64 + 2 * 5 * 7 * 8)
+
+
+def test_latency_stops_at_the_time_budget():
+    import time as _time
+
+    from lib.utils.profiling import measure_latency
+
+    step = ProfileStep("sleep", lambda: _time.sleep(0.05))  # a step that takes at least 50 ms
+    times, warmed = measure_latency([step], torch.device("cpu"), runs=100, warmup=20, budget_s=0.2)
+    assert warmed == 1 and 1 <= len(times) <= 4  # warm-up: a fifth of the budget; timing: 0.2 s, not 100 runs
+    times, warmed = measure_latency([step], torch.device("cpu"), runs=3, warmup=1)
+    assert warmed == 1 and len(times) == 3
+
+
+def test_attention_flops_counted_under_scaled_dot_product_attention():
+    class Attention(nn.Module):
+        def forward(self, q):
+            return torch.nn.functional.scaled_dot_product_attention(q, q, q)
+
+    q = torch.rand(1, 2, 10, 8)
+    # Q K^T and A V: 2 matmuls of 10 x 10 x 8 multiply-adds per head, 2 heads, 2 FLOPs each
+    assert torch_flops(ProfileStep("attn", Attention(), (q,))) == 2 * 2 * (2 * 10 * 10 * 8)
+
+
+@pytest.mark.slow  # builds and runs the 92 M-parameter model: about 30 s on a loaded CPU
+def test_ostrack_vitb_flops_include_attention():
+    """OSTrack-256 (ViT-B, candidate elimination) reads 45.28 GFLOPs with the attention matmuls counted; without
+    the scaled_dot_product_attention formula on the CPU it read 43.00."""
+    from lib.families import load_config
+    from lib.families import get_family
+    from lib.utils.profiling import tracking_steps
+
+    family = get_family("ostrack")
+    cfg = load_config("ostrack", "vitb_256_mae_ce_32x4_ep300")
+    model = family.build_model(cfg, False).eval()
+    with torch.no_grad():
+        steps = tracking_steps(model, family.dummy_inputs(cfg, torch.device("cpu")))
+    assert round(sum(torch_flops(step) for step in steps) / 1e9, 2) == 45.28

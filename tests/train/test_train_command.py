@@ -27,7 +27,7 @@ def test_multi_node_flags_pass_through():
     assert "--nnodes 2 --node_rank 1 --master_addr 10.0.0.1 --master_port 29555" in out.stdout
 
 
-def test_worker_failure_exit_code_is_propagated():
-    out = run("--script", "no_such_script", "--config", "baseline", "--mode", "single")
+def test_worker_failure_exit_code_is_propagated(tmp_path):
+    out = run("--script", "no_such_script", "--config", "baseline", "--mode", "single", "--save_dir", str(tmp_path))
     assert out.returncode != 0
     assert "unknown script 'no_such_script'" in out.stderr

@@ -6,6 +6,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
+from lib.families import UnknownNameError
 from lib.test.parameter import TrackerParams
 from lib.test.tracker.base import BaseTracker
 
@@ -47,8 +48,10 @@ class OpenCVTracker(BaseTracker):
         algorithms = available_algorithms()
         name = params.config_name.lower()
         if name not in algorithms:
-            raise ValueError(f"OpenCV {cv2.__version__} has no tracker '{params.config_name}'; available here: "
-                             f"{', '.join(sorted(algorithms))} (others need opencv-contrib)")
+            raise UnknownNameError(f"test.py opencv {params.config_name}: OpenCV {cv2.__version__} has no tracker "
+                                   f"'{params.config_name}'; available here: {', '.join(sorted(algorithms))} "
+                                   f"(KCF, CSRT and the others need opencv-contrib-python-headless, which "
+                                   f"requirements.txt installs)")
         self._factory = algorithms[name]
         self._tracker = None
         self.box: list[float] = []

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lib.test.analysis.metrics import (CENTER_THRESHOLDS, NORM_CENTER_THRESHOLDS, VALIDITY_RULES,
-                                       InvalidResultsError, batch_curves, batch_seq_errors, got10k_scores,
-                                       got10k_seq_stats, overlap_thresholds, summary_scores)
+from lib.test.analysis.metrics import (GOT10K_TAG, InvalidResultsError, Protocol, average_curves,
+                                       default_protocol, get_protocol, protocol_scores, score_batch)
 from lib.test.analysis.results import (EvalSequence, MissingResultsError, TrackerSpec, find_missing,
                                        missing_message, result_file, time_file_for)
 from lib.utils.io import atomic_save
@@ -24,26 +23,31 @@ from lib.utils.numeric_text import read_numeric_files
 __all__ = ["ScoringRules", "RunScores", "Evaluation", "score_sequence", "score_sequences", "score_run", "evaluate",
            "GOT10K_TAG"]
 
-GOT10K_TAG = "got10k"
-_CACHE_VERSION = "1"
-_N_OVERLAP, _N_CENTER = 21, 51
+_CACHE_VERSION = "2"
 _RUN_ARRAYS = ("success", "precision", "norm_precision", "ao", "got", "times")  # RunScores' per-sequence arrays
 
 
 @dataclass(frozen=True)
 class ScoringRules:
-    """Options that change the numbers (see metrics.py): pytracking-exact `legacy` scoring, the GT validity rule,
-    and whether invalid frames leave the denominator."""
-    legacy: bool = False
-    validity: str = "wh"
+    """Options that change the numbers (see metrics.py): the evaluation protocol (None: `default_protocol` of the
+    sequences' datasets) and, for `pytracking`/`stark`, whether invalid frames leave the denominator."""
+    protocol: str | None = None
     exclude_invalid: bool = False
 
     def __post_init__(self):
-        if self.validity not in VALIDITY_RULES:
-            raise ValueError(f"validity must be one of {VALIDITY_RULES}, got '{self.validity}'")
+        if self.protocol is not None:
+            get_protocol(self.protocol)
+            if self.exclude_invalid and self.protocol not in ("pytracking", "stark"):
+                raise ValueError(f"exclude_invalid applies to the pytracking and stark protocols, not "
+                                 f"'{self.protocol}'")
+
+    def resolved(self, sequences: list[EvalSequence]) -> "ScoringRules":
+        if self.protocol is not None:
+            return self
+        return ScoringRules(default_protocol([s.dataset for s in sequences]), self.exclude_invalid)
 
     def key(self) -> str:
-        return f"v{_CACHE_VERSION}:legacy={int(self.legacy)}:valid={self.validity}:excl={int(self.exclude_invalid)}"
+        return f"v{_CACHE_VERSION}:protocol={self.protocol}:excl={int(self.exclude_invalid)}"
 
 
 @dataclass
@@ -54,13 +58,14 @@ class RunScores:
     precision: np.ndarray        # (S, 51)
     norm_precision: np.ndarray   # (S, 51)
     ao: np.ndarray               # (S,)
-    got: np.ndarray              # (S, 4) GOT-10k protocol stats (NaN for other datasets)
+    got: np.ndarray              # (S, 4) GOT-10k protocol stats (NaN under the other protocols)
     times: np.ndarray            # (S, 2) [timed frames, seconds]; zeros without a time file
 
     @classmethod
-    def empty(cls, names: list[str]) -> "RunScores":
+    def empty(cls, names: list[str], protocol: Protocol) -> "RunScores":
         s = len(names)
-        return cls(list(names), np.zeros((s, _N_OVERLAP)), np.zeros((s, _N_CENTER)), np.zeros((s, _N_CENTER)),
+        return cls(list(names), np.zeros((s, len(protocol.overlap_thresholds))),
+                   np.zeros((s, len(protocol.center_thresholds))), np.zeros((s, len(protocol.norm_center_thresholds))),
                    np.zeros(s), np.full((s, 4), np.nan), np.zeros((s, 2)))
 
     def set_row(self, i: int, values: dict[str, np.ndarray]) -> None:
@@ -75,6 +80,7 @@ def _gt_digest(seq: EvalSequence) -> str:
     h.update(np.ascontiguousarray(seq.ground_truth_rect, dtype=np.float64))
     if seq.target_visible is not None:
         h.update(np.ascontiguousarray(seq.target_visible, dtype=bool))
+    h.update(repr(getattr(seq, "image_size", None)).encode())
     return h.hexdigest()
 
 
@@ -96,17 +102,11 @@ def score_sequences(preds: list[np.ndarray], seqs: list[EvalSequence], rules: Sc
                 f"sequence '{seq.name}': the ground truth holds only the first frame (a test split scored by the "
                 f"benchmark server); pack the results with lib/test/utils/transform_got10k.py or "
                 f"transform_trackingnet.py instead")
-    errors = batch_seq_errors(preds, gts, [s.dataset for s in seqs], [s.target_visible for s in seqs],
-                              legacy=rules.legacy, validity=rules.validity, names=[s.name for s in seqs])
-    success, precision, norm_precision, ao = batch_curves(errors, exclude_invalid=rules.exclude_invalid,
-                                                          legacy=rules.legacy)
-    out = []
-    for i, (pred, gt, seq) in enumerate(zip(preds, gts, seqs)):
-        got = (got10k_seq_stats([pred], gt, seq.target_visible, seq_name=seq.name) if seq.dataset == GOT10K_TAG
-               else np.full(4, np.nan))
-        out.append({"success": success[i], "precision": precision[i], "norm_precision": norm_precision[i],
-                    "ao": ao[i], "got": got})
-    return out
+    rules = rules.resolved(seqs)
+    arrays = score_batch(rules.protocol, preds, gts, [s.dataset for s in seqs], [s.target_visible for s in seqs],
+                         [getattr(s, "image_size", None) for s in seqs], [s.name for s in seqs],
+                         rules.exclude_invalid)
+    return [{k: v[i] for k, v in arrays.items()} for i in range(len(seqs))]
 
 
 def score_sequence(pred: np.ndarray, seq: EvalSequence, rules: ScoringRules) -> dict[str, np.ndarray]:
@@ -170,8 +170,9 @@ def score_run(tracker: TrackerSpec, run_id: int | None, sequences: list[EvalSequ
               gt_digests: dict[str, str] | None = None) -> RunScores:
     """Per-sequence numbers of one run; every sequence must have a result file (see `evaluate`)."""
     run_dir = tracker.run_dir(results_path, run_id)
+    rules = rules.resolved(sequences)
     cache = _Cache(cache_path, load=not force)
-    scores = RunScores.empty([seq.name for seq in sequences])
+    scores = RunScores.empty([seq.name for seq in sequences], get_protocol(rules.protocol))
     todo = []  # (row, sequence, result file, cache entry, signature)
     for i, seq in enumerate(sequences):
         path = result_file(run_dir, seq)
@@ -180,7 +181,7 @@ def score_run(tracker: TrackerSpec, run_id: int | None, sequences: list[EvalSequ
         entry = sig = ""
         if cache_path:
             digest = gt_digests[seq.name] if gt_digests else _gt_digest(seq)
-            entry = f"{rules.key()}|{seq.name}"  # entries per rule set: switching --legacy back and forth is free
+            entry = f"{rules.key()}|{seq.name}"  # entries per rule set: switching --protocol back and forth is free
             sig = "|".join((path, _file_signature(path), _file_signature(time_file_for(path)), digest))
             values = cache.get(entry, sig)
             if values is not None:
@@ -223,24 +224,25 @@ class Evaluation:
         return [t.label for t in self.trackers]
 
     @property
-    def overlap_thresholds(self) -> np.ndarray:
-        return overlap_thresholds(self.rules.legacy)
+    def protocol(self) -> Protocol:
+        return get_protocol(self.rules.protocol)
 
-    center_thresholds = CENTER_THRESHOLDS
-    norm_center_thresholds = NORM_CENTER_THRESHOLDS
+    @property
+    def score_names(self) -> tuple[str, ...]:
+        return self.protocol.score_names
 
     def curves(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Sequence-averaged curves (T, 21), (T, 51), (T, 51) in [0, 1]."""
-        return self.success.mean(axis=1), self.precision.mean(axis=1), self.norm_precision.mean(axis=1)
+        """Averaged curves (T, K) in [0, 1] with the protocol's thresholds (`protocol.*_thresholds`)."""
+        name = self.rules.protocol
+        frames = self.got[..., 0] if name == "got10k" and self.got10k_frame_weighted else None
+        return (average_curves(name, self.success, frames), average_curves(name, self.precision),
+                average_curves(name, self.norm_precision))
 
     def scores(self) -> list[dict[str, float]]:
-        """One dict per tracker: the table scores in percent, GOT-10k AO/SR when the sequences are GOT-10k ones,
-        and FPS when time files exist."""
+        """One dict per tracker: the protocol's table scores in percent, and FPS (NaN without time files)."""
         out = []
         for t, (s, p, n) in enumerate(zip(*self.curves())):
-            row = summary_scores(s, p, n)
-            if self.got.shape[1] and np.isfinite(self.got[t]).all():
-                row.update(got10k_scores(self.got[t], frame_weighted=self.got10k_frame_weighted))
+            row = protocol_scores(self.rules.protocol, s, p, n, self.got[t], self.got10k_frame_weighted)
             frames, seconds = self.times[t]
             row["FPS"] = frames / seconds if frames > 0 and seconds > 0 else float("nan")
             out.append(row)
@@ -259,8 +261,8 @@ def _sequence_subset(sequences: list[EvalSequence], trackers: list[TrackerSpec],
             for names in missing.values():
                 dropped.update(names)
     if messages and not skip_missing:
-        raise MissingResultsError("\n".join(messages) + "\n(use --skip_missing to report over the sequences that "
-                                                        "every tracker has)")
+        raise MissingResultsError("; ".join(messages) + "; add --skip_missing to report over the sequences that "
+                                                       "every tracker has")
     return [s for s in sequences if s.name not in dropped], [s.name for s in sequences if s.name in dropped]
 
 
@@ -281,6 +283,7 @@ def evaluate(trackers: list[TrackerSpec], sequences: list[EvalSequence], results
     kept, skipped = _sequence_subset(sequences, trackers, results_path, skip_missing)
     if not kept:
         raise MissingResultsError("no sequence has results from every tracker")
+    rules = rules.resolved(kept)
     digests = {seq.name: _gt_digest(seq) for seq in kept} if cache_dir else None
     per_tracker = []
     for tracker in trackers:

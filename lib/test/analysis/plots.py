@@ -25,17 +25,24 @@ PLOT_KINDS = {
                        "Distance precision [%]", 0.5, "lower right"),
 }
 _KEY_FILE = ".plots.key"
-_PLOT_VERSION = "1"
+_PLOT_VERSION = "2"
+
+
+# kind -> the score shown in the legend, by protocol family (GOT-10k has a success plot only)
+_LEGEND_SCORE = {"success": ("AUC", "AO"), "precision": ("Precision",), "norm_precision": ("Norm Precision",)}
 
 
 def _curve_data(evaluation: Evaluation) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """kind -> (thresholds, curves (T, K) in percent, score per tracker)."""
-    success, precision, norm_precision = evaluation.curves()
-    return {
-        "success": (evaluation.overlap_thresholds, 100 * success, 100 * success.mean(axis=1)),
-        "precision": (evaluation.center_thresholds, 100 * precision, 100 * precision[:, 20]),
-        "norm_precision": (evaluation.norm_center_thresholds, 100 * norm_precision, 100 * norm_precision[:, 20]),
-    }
+    """kind -> (thresholds, curves (T, K) in percent, score per tracker), for the curves the protocol has."""
+    p = evaluation.protocol
+    scores = evaluation.scores()
+    out = {}
+    for kind, thresholds, curves in zip(PLOT_KINDS, (p.overlap_thresholds, p.center_thresholds,
+                                                     p.norm_center_thresholds), evaluation.curves()):
+        if len(thresholds):
+            name = next(n for n in _LEGEND_SCORE[kind] if n in p.score_names)
+            out[kind] = (thresholds, 100 * curves, np.array([row[name] for row in scores]))
+    return out
 
 
 def legend_entries(labels: list[str], scores: np.ndarray) -> list[tuple[int, str]]:
@@ -52,14 +59,15 @@ def _plot_key(evaluation: Evaluation, title: str) -> str:
     return h.hexdigest()
 
 
-def _paths(out_dir: str) -> dict[str, str]:
-    return {f"{kind}_{fmt}": os.path.join(out_dir, f"{stem}.{fmt}")
-            for kind, (stem, *_rest) in PLOT_KINDS.items() for fmt in FORMATS}
+def _paths(out_dir: str, kinds) -> dict[str, str]:
+    return {f"{kind}_{fmt}": os.path.join(out_dir, f"{PLOT_KINDS[kind][0]}.{fmt}") for kind in kinds
+            for fmt in FORMATS}
 
 
 def plot_curves(evaluation: Evaluation, out_dir: str, title: str, force: bool = False) -> dict[str, str]:
-    """Write the three plots in both formats; returns {'<kind>_<fmt>': path}."""
-    paths = _paths(out_dir)
+    """Write the protocol's plots (three, or GOT-10k's success plot) in both formats; returns
+    {'<kind>_<fmt>': path}."""
+    paths = _paths(out_dir, _curve_data(evaluation))
     key = _plot_key(evaluation, title)
     key_path = os.path.join(out_dir, _KEY_FILE)
     if not force and all(os.path.isfile(p) for p in paths.values()) and os.path.isfile(key_path):
@@ -75,10 +83,9 @@ def plot_curves(evaluation: Evaluation, out_dir: str, title: str, force: bool = 
 
 def build_figures(evaluation: Evaluation, title: str) -> dict:
     """kind -> matplotlib Figure (not saved)."""
-    data = _curve_data(evaluation)
     figures = {}
-    for kind, (_stem, plot_title, *axes) in PLOT_KINDS.items():
-        thresholds, curves, scores = data[kind]
+    for kind, (thresholds, curves, scores) in _curve_data(evaluation).items():
+        _stem, plot_title, *axes = PLOT_KINDS[kind]
         figures[kind] = _draw(thresholds, curves, legend_entries(evaluation.labels, scores),
                               f"{plot_title} - {title}", *axes)
     return figures

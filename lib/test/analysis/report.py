@@ -10,21 +10,15 @@ import os
 import numpy as np
 
 from lib.test.analysis.extract import Evaluation
-from lib.test.analysis.metrics import SCORE_NAMES
 from lib.utils.io import atomic_write_text
 
 __all__ = ["table_columns", "format_table", "format_csv", "format_latex", "format_per_sequence_csv",
            "write_report"]
 
-_GOT10K_COLUMNS = ("AO", "SR0.50", "SR0.75")
-
-
 def table_columns(evaluation: Evaluation) -> list[str]:
-    """pytracking's columns, then GOT-10k AO/SR0.50/SR0.75 when every score has them, then FPS when timed."""
+    """The protocol's columns (AUC ... Norm Precision, or GOT-10k's AO/SR0.50/SR0.75), then FPS when timed."""
     scores = evaluation.scores()
-    columns = list(SCORE_NAMES)
-    if all(c in row for row in scores for c in _GOT10K_COLUMNS):
-        columns += _GOT10K_COLUMNS
+    columns = list(evaluation.score_names)
     if any(math.isfinite(row["FPS"]) for row in scores):
         columns.append("FPS")
     return columns
@@ -43,7 +37,8 @@ def format_table(evaluation: Evaluation, title: str) -> str:
     lines = ["| " + " | ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in
                                enumerate(zip(r, widths))) + " |" for r in [header] + rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    lines.append(f"Reporting results over {len(evaluation.names)} / {evaluation.n_total} sequences"
+    lines.append(f"Reporting results over {len(evaluation.names)} / {evaluation.n_total} sequences, protocol "
+                 f"'{evaluation.rules.protocol}'"
                  + (f" (no results for: {', '.join(evaluation.skipped)})" if evaluation.skipped else ""))
     return "\n".join(lines)
 

@@ -12,9 +12,10 @@ from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 
+from lib.utils.cli import UserError
 from lib.utils.numeric_text import read_numeric_file
 
-__all__ = ["EvalSequence", "TrackerSpec", "MissingResultsError", "result_file", "find_missing", "read_boxes",
+__all__ = ["EvalSequence", "TrackerSpec", "TrackerSpecError", "MissingResultsError", "result_file", "find_missing", "read_boxes",
            "read_times", "time_file_for"]
 
 _MAX_LISTED = 25
@@ -26,6 +27,10 @@ class EvalSequence(Protocol):
     dataset: str
     ground_truth_rect: np.ndarray
     target_visible: np.ndarray | None
+
+
+class TrackerSpecError(UserError, ValueError):
+    """A --tracker value that is not script:config[:display_name]."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ class TrackerSpec:
         """From `script:config[:display name]` (the command-line form)."""
         parts = text.split(":", 2)
         if len(parts) < 2 or not parts[0] or not parts[1]:
-            raise ValueError(f"--tracker '{text}': expected script:config[:display_name]")
+            raise TrackerSpecError(f"--tracker '{text}': expected script:config[:display_name]")
         runs = tuple(run_ids) if run_ids else (None,)
         return cls(parts[0], parts[1], runs, parts[2] if len(parts) == 3 and parts[2] else None)
 
@@ -58,7 +63,7 @@ class TrackerSpec:
         return f"{self.script}__{self.config}" + ("" if run_id is None else f"_{run_id:03d}")
 
 
-class MissingResultsError(FileNotFoundError):
+class MissingResultsError(UserError, FileNotFoundError):
     """Result files are missing; the message names the tracker run and the sequences."""
 
 
@@ -88,16 +93,17 @@ def find_missing(tracker: TrackerSpec, results_path: str, sequences: Iterable[Ev
 
 def missing_message(tracker: TrackerSpec, results_path: str, missing: dict[int | None, list[str]],
                     dataset_tag: str, total: int) -> str:
-    lines = []
+    """One line per tracker: the runs and sequences without results, and where they were looked for."""
+    parts = []
     for run_id, names in missing.items():
         run_dir = tracker.run_dir(results_path, run_id)
         shown = ", ".join(names[:_MAX_LISTED]) + (f", ... ({len(names) - _MAX_LISTED} more)"
                                                    if len(names) > _MAX_LISTED else "")
-        lines.append(f"tracker '{tracker.label}' ({tracker.script}:{tracker.config}"
+        parts.append(f"tracker '{tracker.label}' ({tracker.script}:{tracker.config}"
                      f"{'' if run_id is None else f', run {run_id}'}) has no results for {len(names)} of {total} "
-                     f"sequences: {shown}\n  looked for {os.path.join(run_dir, dataset_tag, '<seq>.txt')} and "
-                     f"{os.path.join(run_dir, '<seq>.txt')}")
-    return "\n".join(lines)
+                     f"sequences: {shown} (looked for {os.path.join(run_dir, dataset_tag, '<seq>.txt')} and "
+                     f"{os.path.join(run_dir, '<seq>.txt')})")
+    return "; ".join(parts)
 
 
 def read_boxes(path: str) -> np.ndarray:

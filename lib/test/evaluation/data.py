@@ -18,18 +18,21 @@ class Sequence:
         FrameList that formats them on demand (readers of numbered frames use it; loading stays fast);
     dataset: the tag the analysis keys its rules on ('lasot', 'got10k', 'uav', ...);
     ground_truth_rect: (N, 4) float64 x,y,w,h (test splits of GOT-10k/TrackingNet: first row only);
-    target_visible: bool (N,) where the benchmark provides visibility, else None.
+    target_visible: bool (N,) where the benchmark provides visibility, else None;
+    image_size: (W, H) where the annotations give it (GOT-10k's meta_info.ini; the got10k protocol clips to it).
     """
 
     def __init__(self, name: str, frames: Seq[str], dataset: str, ground_truth_rect: np.ndarray,
                  target_visible: Optional[np.ndarray] = None, object_class: Optional[str] = None,
-                 init_data: Optional[dict] = None, frame_loader: Callable[[str], np.ndarray] = imread_rgb):
+                 init_data: Optional[dict] = None, frame_loader: Callable[[str], np.ndarray] = imread_rgb,
+                 image_size: Optional[tuple[float, float]] = None):
         self.name = name
         self.frames = frames if isinstance(frames, FrameList) else list(frames)
         self.dataset = dataset
         self.ground_truth_rect = np.asarray(ground_truth_rect, dtype=np.float64).reshape(-1, 4)
         self.target_visible = None if target_visible is None else np.asarray(target_visible, dtype=bool)
         self.object_class = object_class
+        self.image_size = image_size
         self.frame_loader = frame_loader
         if init_data is None:
             init_data = {0: {"bbox": [float(v) for v in self.ground_truth_rect[0]]}}

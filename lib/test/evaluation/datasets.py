@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
+from lib.families import UnknownNameError
 from lib.test.evaluation.data import SequenceList
 from lib.test.evaluation.readers import (EvalDataset, GOT10KDataset, LaSOTDataset, TNL2KDataset,
                                          TrackingNetDataset, lasot_extension_dataset, nfs_dataset, otb_dataset,
                                          uav_dataset)
+from lib.utils.env import MissingPathError
 
 __all__ = ["get_dataset", "dataset_names", "build_eval_dataset", "register_eval_dataset"]
 
@@ -48,22 +50,30 @@ def dataset_names() -> list[str]:
     return list(_DATASETS)
 
 
+def _check_name(name: str) -> None:
+    if name not in _DATASETS:
+        raise UnknownNameError(f"--dataset: unknown evaluation dataset '{name}'; valid names: {', '.join(_DATASETS)}")
+
+
 def build_eval_dataset(name: str, settings: Optional[Any] = None, only_present: bool = False) -> EvalDataset:
     """The reader registered as `name` (its sequences are built by `get_sequence_list()`)."""
-    if name not in _DATASETS:
-        raise KeyError(f"unknown evaluation dataset '{name}'; valid names: {', '.join(_DATASETS)}")
+    _check_name(name)
     if settings is None:
         from lib.utils.env import env_settings
         settings = env_settings()
     field, build = _DATASETS[name]
-    return build(settings.require(field), only_present)
+    try:
+        root = settings.require(field)
+    except MissingPathError as e:
+        raise MissingPathError(f"--dataset {name}: {e} On the command line: --data_dir DIR (the data root).") \
+            from None
+    return build(root, only_present)
 
 
 def get_dataset(*names: str, only_present: bool = False, settings: Optional[Any] = None) -> SequenceList:
     """The sequences of all named datasets, concatenated in the given order."""
     for name in names:
-        if name not in _DATASETS:
-            raise KeyError(f"unknown evaluation dataset '{name}'; valid names: {', '.join(_DATASETS)}")
+        _check_name(name)
     sequences = SequenceList()
     for name in names:
         sequences.extend(build_eval_dataset(name, settings, only_present).get_sequence_list())

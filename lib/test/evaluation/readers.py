@@ -1,23 +1,29 @@
 """Evaluation readers, one per benchmark layout; each builds a SequenceList from a root folder (or LMDB pack).
 
-Benchmarks defined by official name tables (LaSOT, LaSOT extension, UAV123, OTB, NFS) read the official list by
-default and fail with the list of missing sequences; `only_present=True` (or `names=`) evaluates a partial copy.
-Benchmarks defined by their folder contents (GOT-10k, TrackingNet, TNL2K) read what is there.
+Benchmarks defined by official name tables (UAV123, OTB, NFS) read the official list by default and fail with the
+list of missing sequences; `only_present=True` (`--only_present`) or `names=` evaluates a partial copy, and says
+which sequences it skips. LaSOT reads the copy's `testing_set.txt` when there is one, else the official test list
+when the copy holds all of it, else every `<class>/<class>-<n>` folder. Benchmarks defined by their folder contents
+(GOT-10k, TrackingNet, TNL2K) read what is there.
 Where the official layout fixes the frame files from the ground-truth length (LaSOT, the tables), no folder is
-listed: the first and last frame files are checked and the frames are a FrameList formatted on demand.
+listed and no image is touched (scoring needs none): the frames are a FrameList formatted on demand.
 """
 from __future__ import annotations
 
 import os
+import re
 from typing import Callable, Iterable, Optional, Sequence as Seq
 
 import numpy as np
 
 from lib.test.evaluation.benchmark_tables import (TableEntry, lasot_extension_names, lasot_test_names, nfs_table,
                                                   otb_table, uav_table)
+from lib.families import UnknownNameError
 from lib.test.evaluation.data import Sequence, SequenceList
-from lib.utils.annotations import AnnotationError, check_box_sizes, check_length, parse_boxes, parse_flags
-from lib.utils.file_source import DirSource, FileSource, FrameList, LmdbSource
+from lib.utils.annotations import (AnnotationError, check_box_sizes, check_length, parse_boxes, parse_flags,
+                                   parse_key_values, parse_resolution)
+from lib.utils.env import MissingPathError
+from lib.utils.file_source import DirSource, FileSource, LmdbSource
 from lib.utils.got10k_splits import split_ids
 from lib.utils.image_io import imread_rgb
 
@@ -36,28 +42,36 @@ def _source(root: str | os.PathLike | FileSource, use_lmdb: bool,
     return DirSource(root, image_loader)
 
 
-def _choose(benchmark: str, source: FileSource, official: Seq[str], names: Optional[Iterable[str]],
+def _shown(names: Seq[str], limit: int = 10) -> str:
+    return ", ".join(names[:limit]) + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
+
+
+def _choose(benchmark: str, source: FileSource, listed: Seq[str], names: Optional[Iterable[str]],
             only_present: bool, present: Callable[[str], bool]) -> list[str]:
-    """The official list (or `names`), checked against what is on disk."""
+    """The listed sequences (or `names`, which must be among them), checked against what is on disk; with
+    `only_present` the missing ones are skipped and named."""
     if names is not None:
         wanted = list(names)
-        valid = set(official)
+        valid = set(listed)
         unknown = [n for n in wanted if n not in valid]
         if unknown:
-            raise KeyError(f"{benchmark}: not sequences of this benchmark: {unknown[:10]}")
+            raise UnknownNameError(f"{benchmark}: not sequences of this benchmark: {unknown[:10]}")
     else:
-        wanted = list(official)
+        wanted = list(listed)
     found = [n for n in wanted if present(n)]
-    if len(found) != len(wanted) and not only_present:
+    if len(found) != len(wanted):
         found_set = set(found)
         missing = [n for n in wanted if n not in found_set]
-        shown = ", ".join(missing[:10]) + (f", ... ({len(missing) - 10} more)" if len(missing) > 10 else "")
-        raise FileNotFoundError(
-            f"{benchmark} at {source.describe('')}: {len(missing)} of {len(wanted)} sequences are missing: {shown}. "
-            f"For a partial copy (e.g. a synthetic subset) pass only_present=True to evaluate the "
-            f"{len(found)} present ones.")
+        if not only_present:
+            raise MissingPathError(
+                f"{benchmark} at {source.describe('')}: {len(missing)} of {len(wanted)} sequences are missing: "
+                f"{_shown(missing)}. For a partial copy (e.g. a synthetic subset) add --only_present to evaluate "
+                f"the {len(found)} present ones.")
+        if found:
+            print(f"{benchmark}: evaluating {len(found)} of {len(wanted)} sequences; skipped (not present): "
+                  f"{_shown(missing)}")
     if not found:
-        raise FileNotFoundError(f"{benchmark} at {source.describe('')}: no sequence present")
+        raise MissingPathError(f"{benchmark} at {source.describe('')}: no sequence present")
     return found
 
 
@@ -74,17 +88,6 @@ def _numeric_frames(source: FileSource, folder: str, ext: str = ".jpg") -> list[
     return files
 
 
-def _numbered_frames(source: FileSource, folder: str, pattern: str, numbers: range, where: str) -> FrameList:
-    """The frames `folder/<pattern % k>` for k in `numbers`; only the first and last file are checked to exist
-    (the official layout fixes the rest; listing a folder of thousands of frames per sequence is what was slow)."""
-    first, last = f"{folder}/{pattern % numbers[0]}", f"{folder}/{pattern % numbers[-1]}"
-    if not source.exists(first):
-        raise FileNotFoundError(f"{where}: sequence has no frames (expected {source.describe(first)})")
-    if not source.exists(last):
-        raise FileNotFoundError(f"{where}: frame {source.describe(last)} is missing")
-    return source.numbered_frames(folder, pattern, numbers)
-
-
 class EvalDataset:
     """Base: a named benchmark over a file source; `get_sequence_list()` builds the sequences."""
     tag = ""
@@ -96,9 +99,10 @@ class EvalDataset:
         raise NotImplementedError
 
     def _sequence(self, name: str, frames: Seq[str], gt: np.ndarray, visible: Optional[np.ndarray] = None,
-                  object_class: Optional[str] = None) -> Sequence:
+                  object_class: Optional[str] = None, image_size: Optional[tuple[float, float]] = None) -> Sequence:
         """`frames`: frame references made by the source (`frame_refs`, `numbered_frames`)."""
-        return Sequence(name, frames, self.tag, gt, visible, object_class, frame_loader=self.source.load_ref)
+        return Sequence(name, frames, self.tag, gt, visible, object_class, frame_loader=self.source.load_ref,
+                        image_size=image_size)
 
     def _read_gt(self, rel: str, delimiter: Optional[str] = ",", allow_nan: bool = False,
                  present: Optional[np.ndarray] = None) -> np.ndarray:
@@ -110,16 +114,38 @@ class EvalDataset:
 
 
 class LaSOTDataset(EvalDataset):
-    """LaSOT test set (280 official sequences) or, with `official=lasot_extension_names()`, LaSOT extension."""
+    """LaSOT test set or, with `official=lasot_extension_names()`, LaSOT extension.
+
+    Sequences: the copy's root `testing_set.txt` when present; else the official list when the copy holds all of
+    it (a full LaSOT copy also holds the training sequences); else every `<class>/<class>-<n>` folder.
+    """
     tag = "lasot"
+    LIST_FILE = "testing_set.txt"
 
     def __init__(self, root: str | os.PathLike | FileSource, names: Optional[Iterable[str]] = None,
                  only_present: bool = False, use_lmdb: bool = False, tag: str = "lasot",
                  official: Optional[Seq[str]] = None, image_loader: Callable[[str], np.ndarray] = imread_rgb):
         super().__init__(_source(root, use_lmdb, image_loader))
         self.tag = tag
-        self.sequence_names = _choose(tag, self.source, official or lasot_test_names(), names, only_present,
-                                      lambda n: self.source.exists(f"{self._dir(n)}/groundtruth.txt"))
+        self.sequence_names = _choose(tag, self.source, self._listed(official or lasot_test_names()), names,
+                                      only_present, lambda n: self.source.exists(f"{self._dir(n)}/groundtruth.txt"))
+
+    def _listed(self, official: Seq[str]) -> list[str]:
+        if self.source.exists(self.LIST_FILE):
+            return [line.strip() for line in self.source.read_text(self.LIST_FILE).splitlines() if line.strip()]
+        folders = self._sequence_folders()
+        return list(official) if set(official) <= set(folders) else folders
+
+    def _sequence_folders(self) -> list[str]:
+        """Every `<class>/<class>-<n>` folder, by class and number."""
+        found = []
+        for cls in self.source.list_dir(""):
+            if not self.source.is_dir(cls):
+                continue
+            pattern = re.compile(re.escape(cls) + r"-(\d+)")
+            numbered = [(int(m.group(1)), d) for d in self.source.list_dir(cls) if (m := pattern.fullmatch(d))]
+            found += [d for _, d in sorted(numbered)]
+        return found
 
     @staticmethod
     def _dir(name: str) -> str:
@@ -142,8 +168,7 @@ class LaSOTDataset(EvalDataset):
         gt = self._read_gt(f"{seq}/groundtruth.txt", present=visible)
         for f, values in zip(("full_occlusion.txt", "out_of_view.txt"), flags):
             check_length(values, len(gt), self.source.describe(f"{seq}/{f}"), "values", "groundtruth.txt")
-        frames = _numbered_frames(self.source, f"{seq}/img", "%08d.jpg", range(1, len(gt) + 1),
-                                  self.source.describe(seq))
+        frames = self.source.numbered_frames(f"{seq}/img", "%08d.jpg", range(1, len(gt) + 1))
         return self._sequence(name, frames, gt, visible, name.rsplit("-", 1)[0])
 
 
@@ -181,11 +206,34 @@ class GOT10KDataset(EvalDataset):
     def _construct(self, name: str) -> Sequence:
         seq = f"{self.folder}/{name}"
         files = _numeric_frames(self.source, seq)
-        gt = self._read_gt(f"{seq}/groundtruth.txt")
-        if self.split != "test" and len(gt) != len(files):
+        if self.split == "test":
+            return self._sequence(name, self.source.frame_refs(seq, files), self._read_gt(f"{seq}/groundtruth.txt")[:1])
+        visible = self._visibility(seq)
+        gt = self._read_gt(f"{seq}/groundtruth.txt", present=visible)
+        if len(gt) != len(files):
             raise AnnotationError(f"{self.source.describe(seq + '/groundtruth.txt')}: {len(gt)} rows for "
                                   f"{len(files)} frames")
-        return self._sequence(name, self.source.frame_refs(seq, files), gt[:1] if self.split == "test" else gt)
+        if visible is not None:
+            check_length(visible, len(gt), self.source.describe(seq), "visibility labels", "groundtruth.txt")
+        return self._sequence(name, self.source.frame_refs(seq, files), gt, visible,
+                              image_size=self._image_size(seq))
+
+    def _visibility(self, seq: str) -> Optional[np.ndarray]:
+        """Target visible where `cover.label` > 0 (what the got10k toolkit keeps), else where `absence.label` is 0;
+        None when the copy has neither."""
+        for label, visible_if in (("cover", lambda v: v > 0), ("absence", lambda v: v == 0)):
+            rel = f"{seq}/{label}.label"
+            if self.source.exists(rel):
+                return visible_if(parse_flags(self.source.read_text(rel), self.source.describe(rel)))
+        return None
+
+    def _image_size(self, seq: str) -> Optional[tuple[float, float]]:
+        rel = f"{seq}/meta_info.ini"
+        if not self.source.exists(rel):
+            return None
+        where = self.source.describe(rel)
+        return parse_resolution(parse_key_values(self.source.read_text(rel), where, ["resolution"])["resolution"],
+                                where)
 
 
 class TrackingNetDataset(EvalDataset):
@@ -241,8 +289,7 @@ class TableDataset(EvalDataset):
         if len(gt) != e.num_frames:
             raise AnnotationError(f"{self.source.describe(e.anno_path)}: {len(gt)} rows, but the official table has "
                                   f"{e.num_frames} frames ({e.start_frame}-{e.end_frame}) for {name}")
-        frames = _numbered_frames(self.source, e.frames_dir, e.frame_pattern, e.frame_numbers,
-                                  f"{self.source.describe(e.frames_dir)} ({name})")
+        frames = self.source.numbered_frames(e.frames_dir, e.frame_pattern, e.frame_numbers)
         return self._sequence(name, frames, gt[e.init_omit:], object_class=e.object_class)
 
 
