@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from lib.utils import dist
-from lib.utils.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from lib.utils.checkpoint import find_resume_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -133,17 +133,15 @@ class Trainer:
         return path
 
     def resume(self, spec: str = "latest") -> str | None:
-        """Restore from 'latest' (the newest checkpoint here, if any), a path, or nothing ('none')."""
-        if spec == "none":
+        """Restore from 'latest' (the newest usable checkpoint here, if any), a path, or nothing ('none')."""
+        found = find_resume_checkpoint(spec, self.checkpoint_dir, self.prefix, self.printer)
+        if found is None:
             return None
-        path = latest_checkpoint(self.checkpoint_dir, self.prefix) if spec == "latest" else spec
-        if path is None:
-            return None
-        ckpt = load_checkpoint(path)
-        missing = [k for k in ("net", "optimizer", "scheduler", "epoch", "global_step", "rng") if k not in ckpt]
-        if missing:
-            raise ValueError(f"{path} is not a training checkpoint (no {', '.join(missing)}); to start from its "
-                             f"weights set TRAIN.INIT_FROM instead of --resume")
+        self.load_state(*found)
+        return found[0]
+
+    def load_state(self, path: str, ckpt: dict[str, Any]) -> None:
+        """Continue from a loaded training checkpoint (see lib.utils.checkpoint.load_training_checkpoint)."""
         self.net.load_state_dict(ckpt["net"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
@@ -152,7 +150,6 @@ class Trainer:
         self.state = TrainState(epoch=int(ckpt["epoch"]), global_step=int(ckpt["global_step"]))
         set_rng_state(ckpt["rng"])
         self.printer(f"resumed from {path} (epoch {self.state.epoch})")
-        return path
 
     # ----------------------------------------------------------------- steps
     def _autocast(self):
