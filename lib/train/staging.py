@@ -6,6 +6,7 @@ import os
 
 import torch.nn as nn
 
+from lib.train.init_match import matching_init_state
 from lib.utils.checkpoint import checkpoint_dir, latest_checkpoint, list_checkpoints, load_checkpoint, \
     net_state_dict
 
@@ -61,13 +62,13 @@ def resolve_init_from(spec: str, save_dir: str, prefix: str | None = None) -> st
     return path
 
 
-def load_init_weights(net: nn.Module, path: str) -> tuple[list[str], list[str]]:
+def load_init_weights(net: nn.Module, path: str, min_match: float = 1.0) -> tuple[list[str], list[str]]:
     """Load a previous stage's weights non-strictly (new modules such as a score head are expected to be
-    missing); returns (missing, unexpected) keys and fails when nothing matches."""
+    missing); returns (missing, unexpected) keys and fails when the file covers too little of the model
+    (see lib.train.init_match)."""
     state = net_state_dict(load_checkpoint(path), path)
-    result = net.load_state_dict(state, strict=False)
-    if len(result.missing_keys) == len(net.state_dict()):
-        raise ValueError(f"{path}: none of its {len(state)} entries match the model's parameter names")
+    result = net.load_state_dict(matching_init_state(net, state, path, min_match), strict=False)
+    unexpected = [k for k in state if k not in net.state_dict()]
     log.info("initialised from %s (missing %d keys, unexpected %d)", path, len(result.missing_keys),
-             len(result.unexpected_keys))
-    return list(result.missing_keys), list(result.unexpected_keys)
+             len(unexpected))
+    return list(result.missing_keys), unexpected
