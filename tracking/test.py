@@ -23,6 +23,7 @@ import _init_paths  # noqa: F401  (puts the repository root on sys.path)
 from lib.config import experiment_file
 from lib.config.node import ConfigError
 from lib.families import UnknownNameError, discover, get_tracker_family, list_trackers
+from lib.utils.cli import UserError
 from lib.utils.device import resolve_device
 
 
@@ -50,6 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--results_dir", default=None, help="results root (default: env results_path)")
     parser.add_argument("--opts", nargs="*", default=[], help="config overrides KEY VALUE ...")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing results made with another checkpoint or config")
     args = parser.parse_args(argv)
     name = args.tracker_name_opt or args.tracker_name
     param = args.tracker_param_opt or args.tracker_param
@@ -122,7 +125,6 @@ def main(argv: list[str] | None = None) -> int:
     from lib.test.evaluation import get_dataset
     from lib.test.evaluation.running import run_dataset
     from lib.test.evaluation.tracker import Tracker
-    from lib.test.parameter import MissingCheckpointError
 
     try:
         device = resolve_device(args.device)
@@ -140,8 +142,8 @@ def main(argv: list[str] | None = None) -> int:
           f"device {device}, {args.threads or 'no'} worker processes -> {tracker.results_dir}")
     try:
         summary = run_dataset(dataset, tracker, debug=args.debug, threads=args.threads, num_gpus=num_gpus,
-                              progress=not args.no_progress)
-    except (MissingCheckpointError, ConfigError) as e:
+                              progress=not args.no_progress, overwrite=args.overwrite)
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"done {len(summary.done)}, skipped (already done) {len(summary.skipped)}, failed {len(summary.failed)}")

@@ -52,7 +52,7 @@ def save_checkpoint(path: str, state: dict[str, Any]) -> None:
     atomic_save(path, lambda f: torch.save(state, f))
 
 
-def _load_failure(path: str, error: Exception) -> str:
+def describe_load_failure(path: str, error: Exception) -> str:
     """The cause of a failed torch.load in a few words."""
     if isinstance(error, IsADirectoryError):
         return "it is a folder, not a file"
@@ -76,7 +76,7 @@ def load_checkpoint(path: str, map_location: str | torch.device = "cpu") -> dict
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:
-        reason = _load_failure(path, e)
+        reason = describe_load_failure(path, e)
         advice = (f"if it is an official release, convert it first: python tracking/convert_checkpoint.py "
                   f"--input {path} --output <clean file>" if "pickles" in reason or reason.startswith("not a")
                   else "delete it, or give another checkpoint")

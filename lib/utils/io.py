@@ -3,6 +3,7 @@
 A write goes to `.<name>.<pid>-<random>.tmp` next to the target and is renamed over it at the end. A process killed
 mid-write cannot remove its temporary file; the next write of the same target removes the temporaries of writers
 that are no longer running (and says so), so concurrent writers of one target never delete each other's files.
+Temporaries without a process id (`.<name>.<random>.tmp`, from versions before this one) count as stale.
 Files get the permissions the umask gives (as `open` would), not the 0600 of `tempfile.mkstemp`.
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ from lib.utils.cli import UserError
 
 log = logging.getLogger("trackzoo.io")
 
-_TEMP = re.compile(r"^\.(?P<target>.+)\.(?P<pid>\d+)-[^.]+\.tmp$")
+_TEMP = re.compile(r"^\.(?P<target>.+)\.(?:(?P<pid>\d+)-)?[a-z0-9_]+\.tmp$")
 
 
 class FileWriteError(UserError, OSError):
@@ -46,7 +47,8 @@ def stale_temporaries(folder: str, target: str | None = None) -> list[str]:
     found = []
     for path in glob.glob(os.path.join(glob.escape(folder), pattern)):
         match = _TEMP.match(os.path.basename(path))
-        if match and (target is None or match["target"] == target) and not process_alive(int(match["pid"])):
+        if match and (target is None or match["target"] == target) and not (
+                match["pid"] and process_alive(int(match["pid"]))):
             found.append(path)
     return sorted(found)
 

@@ -1,6 +1,7 @@
 """A named tracker run (tracker, config, run id): where its results live, and how it follows one sequence."""
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from dataclasses import replace
@@ -9,6 +10,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from lib.test.parameter import TrackerParams, config_label
+from lib.utils.checkpoint import file_sha256, load_checkpoint, net_state_dict
 
 
 class Tracker:
@@ -45,6 +47,22 @@ class Tracker:
             self._params = TrackerParams.create(self.name, self.parameter_name, dataset_name=self.dataset_name,
                                                 **self._param_options)
         return self._params
+
+    def check_checkpoint(self) -> None:
+        """Load the checkpoint once, so that an unusable file is one CheckpointError, not one per sequence."""
+        path = self.get_parameters().checkpoint
+        if path is not None:
+            net_state_dict(load_checkpoint(path), path)
+
+    def provenance(self) -> dict[str, Any]:
+        """What makes this run's results what they are: the checkpoint's content and the resolved config
+        (the experiment file with the --opts overrides), with the path and overrides for messages."""
+        params = self.get_parameters()
+        return {"tracker": self.name, "config": self.parameter_name,
+                "checkpoint": os.path.abspath(params.checkpoint) if params.checkpoint else None,
+                "checkpoint_sha256": file_sha256(params.checkpoint) if params.checkpoint else None,
+                "opts": [str(o) for o in self._param_options.get("opts", ())],
+                "config_sha256": hashlib.sha256(params.cfg.dump().encode()).hexdigest() if params.cfg else None}
 
     def set_device(self, device: str) -> None:
         """Run on `device` (a test worker pins itself to one GPU)."""
