@@ -5,6 +5,7 @@ import glob
 import hashlib
 import os
 import re
+import zipfile
 from typing import Any, Callable
 
 import torch
@@ -52,6 +53,12 @@ def save_checkpoint(path: str, state: dict[str, Any]) -> None:
     atomic_save(path, lambda f: torch.save(state, f))
 
 
+def _looks_pickled(path: str) -> bool:
+    """A torch.save file: a zip archive (current format) or a pickle stream (legacy format, protocol >= 2)."""
+    with open(path, "rb") as f:
+        return zipfile.is_zipfile(f) or f.seek(0) == 0 and f.read(1) == b"\x80"
+
+
 def describe_load_failure(path: str, error: Exception) -> str:
     """The cause of a failed torch.load in a few words."""
     if isinstance(error, IsADirectoryError):
@@ -61,7 +68,7 @@ def describe_load_failure(path: str, error: Exception) -> str:
     text = str(error)
     if "central directory" in text or "zip archive" in text:
         return "the file is truncated or corrupt (incomplete zip archive)"
-    if "Weights only load failed" in text or "weights_only" in text:
+    if ("Weights only load failed" in text or "weights_only" in text) and _looks_pickled(path):
         return "it pickles objects that weights_only=True refuses"
     first = text.strip().splitlines()[0] if text.strip() else "no details"
     return f"not a PyTorch checkpoint ({type(error).__name__}: {first[:200]})"

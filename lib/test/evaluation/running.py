@@ -127,15 +127,31 @@ def _existing_results(folder: str) -> list[str]:
     return glob.glob(os.path.join(glob.escape(folder), "**", "*.txt"), recursive=True)
 
 
+def _read_manifest(path: str, overwrite: bool) -> dict | None:
+    """The manifest at `path`; None when there is none. An unreadable one is an error unless `overwrite`
+    (then it counts as a mismatch)."""
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            manifest = json.load(f)
+        if not isinstance(manifest, dict):
+            raise ValueError(f"a {type(manifest).__name__}, not an object")
+        return manifest
+    except (OSError, ValueError) as e:
+        if overwrite:
+            return {}
+        raise ResultsMismatchError(f"{path} is unreadable ({e}); the results beside it cannot be tied to a "
+                                   f"checkpoint: pass --overwrite to replace them, or choose another --runid or "
+                                   f"--results_dir") from e
+
+
 def claim_results_folder(tracker: Tracker, overwrite: bool = False) -> None:
     """Tie `tracker.results_dir` to what produces its results (see the module docstring)."""
     path = os.path.join(tracker.results_dir, MANIFEST)
     current = tracker.provenance()
     existing = _existing_results(tracker.results_dir)
-    previous = None
-    if os.path.isfile(path):
-        with open(path, encoding="utf-8") as f:
-            previous = json.load(f)
+    previous = _read_manifest(path, overwrite)
     if previous is not None and existing and any(previous.get(k) != current[k] for k in _DECISIVE):
         if not overwrite:
             raise ResultsMismatchError(

@@ -10,7 +10,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from lib.test.parameter import TrackerParams, config_label
-from lib.utils.checkpoint import file_sha256, load_checkpoint, net_state_dict
+from lib.utils.checkpoint import CheckpointError, file_sha256
 
 
 class Tracker:
@@ -49,10 +49,22 @@ class Tracker:
         return self._params
 
     def check_checkpoint(self) -> None:
-        """Load the checkpoint once, so that an unusable file is one CheckpointError, not one per sequence."""
-        path = self.get_parameters().checkpoint
-        if path is not None:
-            net_state_dict(load_checkpoint(path), path)
+        """Build the network with the checkpoint once (on the CPU), so that an unusable or unfitting file is one
+        CheckpointError before any sequence runs, not one failure per sequence."""
+        params = self.get_parameters()
+        if params.checkpoint is None or not params.has_network:
+            return
+        from lib.test.tracker.base import build_network
+
+        try:
+            build_network(replace(params, device="cpu"))
+        except RuntimeError as e:
+            if isinstance(e, CheckpointError):
+                raise
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise CheckpointError(f"checkpoint {params.checkpoint} does not fit tracker '{self.name}' with config "
+                                  f"'{self.parameter_name}' ({first[:300]}); give a checkpoint trained with this "
+                                  f"config") from e
 
     def provenance(self) -> dict[str, Any]:
         """What makes this run's results what they are: the checkpoint's content and the resolved config
