@@ -59,6 +59,12 @@ def _looks_pickled(path: str) -> bool:
         return zipfile.is_zipfile(f) or f.seek(0) == 0 and f.read(1) == b"\x80"
 
 
+def _incomplete_zip(path: str) -> bool:
+    """Starts like a zip archive (torch.save's format) but lacks its end: a cut-off copy or write."""
+    with open(path, "rb") as f:
+        return f.read(4) == b"PK\x03\x04" and not zipfile.is_zipfile(f)
+
+
 def describe_load_failure(path: str, error: Exception) -> str:
     """The cause of a failed torch.load in a few words."""
     if isinstance(error, IsADirectoryError):
@@ -66,7 +72,7 @@ def describe_load_failure(path: str, error: Exception) -> str:
     if os.path.isfile(path) and os.path.getsize(path) == 0:
         return "the file is empty (0 bytes; a write was interrupted or the copy failed)"
     text = str(error)
-    if "central directory" in text or "zip archive" in text:
+    if "central directory" in text or "zip archive" in text or _incomplete_zip(path):
         return "the file is truncated or corrupt (incomplete zip archive)"
     if ("Weights only load failed" in text or "weights_only" in text) and _looks_pickled(path):
         return "it pickles objects that weights_only=True refuses"
