@@ -2,7 +2,7 @@
 
 Families extend it in their `add_config(cfg, script)`; every default lives here or there, never in code.
 """
-from lib.config.node import CfgNode, at_least, positive
+from lib.config.node import CfgNode, at_least, between, positive
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
@@ -77,7 +77,7 @@ def _train() -> CfgNode:
         "BATCH_SIZE": at_least(1), "NUM_WORKER": at_least(0), "BACKBONE_MULTIPLIER": at_least(0),
         "GIOU_WEIGHT": at_least(0), "L1_WEIGHT": at_least(0), "GRAD_CLIP_NORM": at_least(0),
         "PRINT_INTERVAL": at_least(1), "VAL_EPOCH_INTERVAL": at_least(1), "SAVE_EVERY": at_least(1),
-        "INIT_MIN_MATCH": (lambda v: 0 <= v <= 1, "a fraction between 0 and 1"),
+        "INIT_MIN_MATCH": between(0, 1),
     })
 
 

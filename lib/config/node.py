@@ -11,6 +11,7 @@ import copy
 import math
 import os
 import re
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 import yaml
@@ -269,11 +270,32 @@ class CfgNode(dict):
             self.merge_from_dict(nested, source=f"command-line override {key}={text}")
 
 
+@dataclass(frozen=True)
+class NumberRule:
+    """A `set_check` rule for finite numbers: above `low` (or at it, unless `strict`), at most `high`.
+    A class rather than a closure, so that configs pickle (test workers receive them)."""
+
+    low: float
+    strict: bool = False
+    high: float | None = None
+
+    def __call__(self, value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return False
+        above = value > self.low if self.strict else value >= self.low
+        return above and (self.high is None or value <= self.high)
+
+
 def at_least(minimum: int | float) -> tuple[Callable[[Any], bool], str]:
     """A `set_check` rule: a finite number >= `minimum`."""
-    return (lambda v: isinstance(v, (int, float)) and math.isfinite(v) and v >= minimum), f"a finite number >= {minimum}"
+    return NumberRule(minimum), f"a finite number >= {minimum}"
 
 
 def positive() -> tuple[Callable[[Any], bool], str]:
     """A `set_check` rule: a finite number > 0."""
-    return (lambda v: isinstance(v, (int, float)) and math.isfinite(v) and v > 0), "a finite number > 0"
+    return NumberRule(0, strict=True), "a finite number > 0"
+
+
+def between(low: float, high: float) -> tuple[Callable[[Any], bool], str]:
+    """A `set_check` rule: a finite number from `low` to `high`."""
+    return NumberRule(low, high=high), f"a number from {low} to {high}"

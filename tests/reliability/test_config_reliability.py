@@ -58,3 +58,13 @@ def test_a_yaml_syntax_error_in_a_file_is_one_line_with_its_position(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_yaml(path)
     assert "\n" not in str(info.value) and "bad.yaml: line 3" in str(info.value)
+
+
+def test_a_config_with_value_checks_pickles_for_test_workers():
+    import pickle
+
+    cfg = pickle.loads(pickle.dumps(load_config("stark_s", "tiny")))
+    assert cfg.TRAIN.EPOCH == 10 and cfg.is_frozen
+    fresh = cfg.clone()
+    with pytest.raises(ConfigError, match="'TRAIN.EPOCH' must be"):
+        fresh.merge_from_list(["TRAIN.EPOCH", "0"])
