@@ -1,6 +1,7 @@
 """Epoch loop: forward through the actor, AMP, gradient clipping, logging, atomic checkpoints and resume."""
 from __future__ import annotations
 
+import io
 import logging
 import random
 import time
@@ -56,6 +57,17 @@ def rng_state() -> dict[str, Any]:
     return {"python": [version, list(state), gauss], "numpy": [np_state[0], torch.from_numpy(np_state[1].copy()),
                                                                   *np_state[2:]],
             "torch": torch.get_rng_state()}
+
+
+def all_rng_states() -> list[dict[str, Any]]:
+    """The random states of every rank, in rank order (a resumed DDP run continues each rank's own streams)."""
+    if not dist.is_distributed():
+        return [rng_state()]
+    buffer = io.BytesIO()
+    torch.save(rng_state(), buffer)  # as bytes: all_gather_object cannot rebuild the uint32 numpy-state tensor
+    states: list = [None] * dist.get_world_size()
+    torch.distributed.all_gather_object(states, buffer.getvalue())
+    return [torch.load(io.BytesIO(state), weights_only=True) for state in states]
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
@@ -126,10 +138,12 @@ class Trainer:
         }
 
     def save(self) -> str | None:
+        """Rank 0 writes the checkpoint; every rank must call this (it gathers their random states)."""
+        rng_ranks = all_rng_states()
         if not dist.is_main_process():
             return None
         path = f"{self.checkpoint_dir}/{self.prefix}_ep{self.state.epoch:04d}.pth.tar"
-        save_checkpoint(path, self.checkpoint_state())
+        save_checkpoint(path, {**self.checkpoint_state(), "rng_ranks": rng_ranks})
         return path
 
     def resume(self, spec: str = "latest") -> str | None:
@@ -148,7 +162,9 @@ class Trainer:
         if self.scaler and ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
         self.state = TrainState(epoch=int(ckpt["epoch"]), global_step=int(ckpt["global_step"]))
-        set_rng_state(ckpt["rng"])
+        ranks = ckpt.get("rng_ranks") or []
+        same_layout = len(ranks) == dist.get_world_size()  # else every rank continues rank 0's streams
+        set_rng_state(ranks[dist.get_rank()] if same_layout else ckpt["rng"])
         self.printer(f"resumed from {path} (epoch {self.state.epoch})")
 
     # ----------------------------------------------------------------- steps
