@@ -79,3 +79,27 @@ def test_an_unusable_checkpoint_is_reported_once_before_any_sequence(toy_setup, 
     with pytest.raises(CheckpointError, match=r"other\.pth\.tar does not fit tracker 'toy'"):
         run_dataset(seqs, tracker(root, config, "other.pth.tar"), progress=False)
     assert calls == [] and "\n" not in str(info.value)
+
+
+def test_test_py_overwrite_replaces_results_of_another_run(tmp_path, isolated_env, monkeypatch, capsys):
+    import runpy
+    import shutil
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    subprocess.run([sys.executable, os.path.join(repo, "tracking", "make_synthetic_data.py"), "--data_dir",
+                    str(tmp_path / "data"), "--benchmarks", "lasot", "--num_sequences", "2", "--num_frames", "5",
+                    "--width", "64", "--height", "48"], check=True, capture_output=True, cwd=repo)
+    isolated_env.setenv("TRACKZOO_DATA_DIR", str(tmp_path / "data"))
+    folder = tmp_path / "results" / "hold" / "default"
+    shutil.copytree(os.path.join(os.path.dirname(__file__), "corpus", "results", "other_checkpoint"), folder)
+    monkeypatch.syspath_prepend(os.path.join(repo, "tracking"))
+    main = runpy.run_path(os.path.join(repo, "tracking", "test.py"))["main"]
+    argv = ["hold", "default", "--dataset", "lasot", "--only_present", "--no_progress", "--results_dir",
+            str(tmp_path / "results")]
+    assert main(argv) == 2 and "pass --overwrite" in capsys.readouterr().err
+    assert main(argv + ["--overwrite"]) == 0
+    assert not (folder / "lasot" / "old-1.txt").exists() and len(os.listdir(folder / "lasot")) == 4
+    assert json.load(open(folder / MANIFEST))["checkpoint_sha256"] is None
+    assert main(argv) == 0 and "skipped (already done) 2" in capsys.readouterr().out
