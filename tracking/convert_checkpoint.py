@@ -6,8 +6,9 @@
 Official training code pickled whole objects (settings, stats, EasyDicts) next to the weights, so those files need
 a full unpickler. This one never imports or calls anything outside a short list of tensor-rebuilding functions and
 plain containers: every other class or function named in the file is replaced by an inert placeholder, so nothing
-in the file can run code. Only `net` (a state dict), and `epoch` / `net_type` when they are plain values, are
-kept; the family's declared rename table (if any) is applied. With --config the result is checked by loading it
+in the file can run code. Only the weights (`net`, `model` or `state_dict`, or a bare state dict; a DataParallel /
+DDP `module.` prefix is dropped), and `epoch` / `net_type` when they are plain values, are kept; the family's
+declared rename table (if any) is applied. TrackZoo's own checkpoints convert too. With --config the result is checked by loading it
 strictly into the model built from that experiment.
 """
 from __future__ import annotations
@@ -25,7 +26,8 @@ import _init_paths  # noqa: F401  (puts the repository root on sys.path)
 import torch
 
 from lib.families import get_family
-from lib.utils.checkpoint import save_checkpoint
+from lib.utils.checkpoint import CheckpointError, describe_load_failure, save_checkpoint
+from lib.utils.cli import UserError, run_main
 
 
 def _torch_dtypes() -> dict[tuple[str, str], Any]:
@@ -37,6 +39,8 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("torch._utils", "_rebuild_tensor"): torch._utils._rebuild_tensor,
     ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
+    ("torch._utils", "_rebuild_tensor_v3"): torch._utils._rebuild_tensor_v3,  # dtypes without a typed storage
+    ("torch.storage", "UntypedStorage"): torch.storage.UntypedStorage,
     ("torch._utils", "_rebuild_parameter"): torch._utils._rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): torch._utils._rebuild_parameter_with_state,
     ("torch", "Size"): torch.Size,
@@ -105,23 +109,37 @@ def _restricted_pickle_module() -> types.ModuleType:
 def safe_load(path: str) -> tuple[Any, list[str]]:
     """Load a pickled checkpoint without executing code from it; returns (object, names neutralised)."""
     RestrictedUnpickler.neutralised = set()
-    # weights_only=False is needed to pass our own unpickler; it is at least as strict as the weights-only one.
-    obj = torch.load(path, map_location="cpu", pickle_module=_restricted_pickle_module(), weights_only=False)
+    if not os.path.isfile(path):
+        raise CheckpointError(f"--input {path} does not exist or is not a file; check the path")
+    try:
+        # weights_only=False is needed to pass our own unpickler; it is at least as strict as the weights-only one.
+        obj = torch.load(path, map_location="cpu", pickle_module=_restricted_pickle_module(), weights_only=False)
+    except Exception as e:
+        raise CheckpointError(f"cannot read --input {path}: {describe_load_failure(path, e)}; give a complete "
+                              f"PyTorch checkpoint file") from e
     return obj, sorted(RestrictedUnpickler.neutralised)
 
 
+# Where official releases keep their weights, in the order they are looked for.
+STATE_KEYS = ("net", "model", "state_dict")
+
+
 def extract_state_dict(obj: Any, path: str) -> dict[str, torch.Tensor]:
-    """The `net` state dict of a loaded checkpoint (or the object itself when it is a bare state dict)."""
+    """The weights of a loaded checkpoint: its `net` / `model` / `state_dict` entry, or the object itself when
+    it is a bare state dict."""
     state = None
     if isinstance(obj, dict):
         is_bare = bool(obj) and all(isinstance(v, torch.Tensor) for v in obj.values())
-        state = obj["net"] if "net" in obj else obj if is_bare else None
+        found = [obj[k] for k in STATE_KEYS if isinstance(obj.get(k), dict)]
+        state = found[0] if found else obj if is_bare else None
     if not isinstance(state, dict) or not state:
         keys = ", ".join(map(str, obj)) if isinstance(obj, dict) else type(obj).__name__
-        raise ValueError(f"{path}: no 'net' state dict found (top level: {keys})")
+        raise CheckpointError(f"--input {path}: no weights found (looked for {', '.join(STATE_KEYS)} or a bare "
+                              f"state dict; top level: {keys}); give a model checkpoint")
     bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
-        raise ValueError(f"{path}: 'net' holds non-tensor entries: {bad[:5]}")
+        raise CheckpointError(f"--input {path}: the weights hold non-tensor entries: {bad[:5]}; give a model "
+                              f"checkpoint")
     if all(k.startswith("module.") for k in state):  # saved from a DataParallel/DDP wrapper
         state = {k[len("module."):]: v for k, v in state.items()}
     return collections.OrderedDict((k, v.detach().clone()) for k, v in state.items())
@@ -145,6 +163,14 @@ def verify(state: dict[str, torch.Tensor], script: str, config: str) -> None:
 
     cfg = load_config(script, config)
     net = get_family(script).build_model(cfg, False)
+    model = net.state_dict()
+    missing = [k for k in model if k not in state]
+    unexpected = [k for k in state if k not in model]
+    wrong = [k for k in state if k in model and tuple(state[k].shape) != tuple(model[k].shape)]
+    if missing or unexpected or wrong:
+        raise CheckpointError(f"the weights do not fit --script {script} --config {config}: missing {missing[:5]} "
+                              f"({len(missing)}), unexpected {unexpected[:5]} ({len(unexpected)}), wrong shape "
+                              f"{wrong[:5]} ({len(wrong)}); check --script and --config")
     net.load_state_dict(state, strict=True)
 
 
@@ -169,7 +195,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--config", default=None, help="experiment to check the keys against (strict load)")
     args = parser.parse_args(argv)
     if os.path.abspath(args.input) == os.path.abspath(args.output):
-        parser.error("--output must differ from --input")
+        raise UserError("--output must differ from --input; write the clean file elsewhere")
     return args
 
 
@@ -186,4 +212,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

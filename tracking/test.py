@@ -52,6 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--results_dir", default=None, help="results root (default: env results_path)")
     parser.add_argument("--opts", nargs="*", default=[], help="config overrides KEY VALUE ...")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing results made with another checkpoint or config")
     args = parser.parse_args(argv)
     name = args.tracker_name_opt or args.tracker_name
     param = args.tracker_param_opt or args.tracker_param
@@ -114,19 +116,6 @@ def select_sequences(dataset: list, sequence: str | None) -> list:
     return chosen
 
 
-def check_tracker(tracker, in_process: bool) -> None:
-    """Build the tracker once, so that a wrong config key, a missing checkpoint or an unavailable algorithm is
-    reported once, before any sequence runs. Worker processes build their own: then the check runs on the CPU and
-    keeps nothing here."""
-    from lib.test.tracker.base import clear_network_cache
-
-    if not in_process:
-        tracker.set_device("cpu")
-    tracker.create_tracker()
-    if not in_process:
-        clear_network_cache()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
@@ -148,11 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = env_settings(data_dir=args.data_dir) if args.data_dir else None
     dataset = get_dataset(args.dataset_name, only_present=args.only_present, settings=settings)
     dataset = select_sequences(list(dataset), args.sequence)
-    check_tracker(tracker, in_process=not args.threads)
     print(f"{args.tracker_name} {args.tracker_param} on {args.dataset_name}: {len(dataset)} sequences, "
           f"device {device}, {args.threads or 'no'} worker processes -> {tracker.results_dir}")
     summary = run_dataset(dataset, tracker, debug=args.debug, threads=args.threads, num_gpus=num_gpus,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, overwrite=args.overwrite)
     print(f"done {len(summary.done)}, skipped (already done) {len(summary.skipped)}, failed {len(summary.failed)}")
     for outcome in summary.failed:
         print(f"  failed: {outcome.name}: {outcome.error.splitlines()[-1]}")

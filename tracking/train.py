@@ -6,15 +6,18 @@
 
 `--mode multiple` launches torch.distributed.run (torchrun) without a shell and returns its exit code; multi-node
 runs add --nnodes/--node_rank/--master_addr/--master_port. Extra config overrides: --opts KEY VALUE ...
+The config is checked before any process starts; SIGTERM / SIGINT are passed on to the training processes, and
+they stop when this launcher dies.
 """
 import argparse
 import os
-import subprocess
 import sys
 
 import _init_paths  # noqa: F401
 
 from lib.train import run_training
+from lib.utils.cli import run_main
+from lib.utils.process import run_child
 
 WORKER = os.path.abspath(run_training.__file__)
 
@@ -62,11 +65,11 @@ def main(argv=None) -> int:
         command = [sys.executable, WORKER, *worker]
     else:
         command = torchrun_command(args, worker)
+    if not args.dry_run:
+        run_training.check_config(args)
     print("launching: " + " ".join(command), flush=True)
-    if args.dry_run:
-        return 0
-    return subprocess.call(command)
+    return 0 if args.dry_run else run_child(command)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

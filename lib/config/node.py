@@ -8,9 +8,11 @@ they load unmodified as long as the family declares their keys.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import re
-from typing import Any, Iterable
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
 
 import yaml
 
@@ -23,8 +25,27 @@ class ConfigError(UserError, ValueError):
     """A config file or override does not fit the schema."""
 
 
+class _DuplicateKeyError(yaml.MarkedYAMLError):
+    pass
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads `1e-4` as a float (YAML 1.1 needs a dot, so PyYAML would return a string)."""
+    """SafeLoader that also reads `1e-4` as a float (YAML 1.1 needs a dot, so PyYAML would return a string) and
+    refuses a key given twice in one mapping (PyYAML would silently keep the last one)."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            first: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                line = key_node.start_mark.line + 1
+                if key_node.value in first:
+                    raise _DuplicateKeyError(
+                        problem=f"key '{key_node.value}' appears twice (lines {first[key_node.value]} and {line}); "
+                                f"keep one of them (merge their contents)", problem_mark=key_node.start_mark)
+                first[key_node.value] = line
+        return super().construct_mapping(node, deep)
 
 
 _Loader.add_implicit_resolver(
@@ -45,18 +66,32 @@ def _key_lines(node: yaml.Node, prefix: str = "") -> dict[str, int]:
     return lines
 
 
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """A YAML error on one line: where, what, and (for duplicates) what to do."""
+    if isinstance(error, _DuplicateKeyError):
+        return str(error.problem)
+    mark = getattr(error, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    context = getattr(error, "context", None)
+    return f"{where}invalid YAML: {problem}" + (f" ({context})" if context else "") + "; fix the syntax there"
+
+
 def load_yaml(path: str) -> tuple[dict, dict[str, int]]:
     """Read a YAML mapping safely; return it with the line number of every key path."""
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start} is {e.object[e.start:e.start + 1]!r}); "
+                          f"save the file as UTF-8") from e
     except OSError as e:
-        raise ConfigError(f"cannot read config file {path}: {e}") from e
+        raise ConfigError(f"cannot read config file {path}: {e.strerror or e}; check the path") from e
     try:
         data = yaml.load(text, Loader=_Loader)
         root = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: invalid YAML: {e}") from e
+        raise ConfigError(f"{path}: {_yaml_problem(e)}") from e
     if data is None:
         return {}, {}
     if not isinstance(data, dict):
@@ -95,11 +130,13 @@ class CfgNode(dict):
     """
 
     def __init__(self, init: dict | None = None, new_allowed: bool = False,
-                 types: dict[str, tuple[type, ...]] | None = None):
+                 types: dict[str, tuple[type, ...]] | None = None,
+                 checks: dict[str, tuple[Callable[[Any], bool], str]] | None = None):
         super().__init__()
         object.__setattr__(self, "_frozen", False)
         object.__setattr__(self, "_new_allowed", new_allowed)
         object.__setattr__(self, "_types", dict(types or {}))
+        object.__setattr__(self, "_checks", dict(checks or {}))
         for key, value in (init or {}).items():
             self[key] = CfgNode(value) if isinstance(value, dict) and not isinstance(value, CfgNode) else value
 
@@ -115,7 +152,7 @@ class CfgNode(dict):
         self[name] = value
 
     def __deepcopy__(self, memo: dict) -> "CfgNode":
-        new = CfgNode(new_allowed=self._new_allowed, types=self._types)
+        new = CfgNode(new_allowed=self._new_allowed, types=self._types, checks=self._checks)
         for key, value in self.items():
             dict.__setitem__(new, key, copy.deepcopy(value, memo))
         return new
@@ -123,6 +160,11 @@ class CfgNode(dict):
     def set_types(self, key: str, types: tuple[type, ...]) -> None:
         """Declare the accepted types of `key` (instead of the type of its default)."""
         self._types[key] = types
+
+    def set_check(self, key: str, check: Callable[[Any], bool], requirement: str) -> None:
+        """Refuse values of `key` for which `check(value)` is false; `requirement` says what is accepted
+        (e.g. "an integer >= 1"). Checked on every merge, so the error names the file, line and key."""
+        self._checks[key] = (check, requirement)
 
     def expected_types(self, key: str) -> tuple[type, ...] | None:
         if key in self._types:
@@ -189,6 +231,9 @@ class CfgNode(dict):
                     value = _check_value(value, types)
                 except TypeError as e:
                     raise ConfigError(f"{where}: '{path}': {e}") from None
+            if key in self._checks and not self._checks[key][0](value):
+                raise ConfigError(f"{where}: '{path}' must be {self._checks[key][1]}, got {value!r}; "
+                                  f"set it to such a value")
             dict.__setitem__(self, key, value)
 
     def merge_from_file(self, path: str) -> None:
@@ -197,7 +242,7 @@ class CfgNode(dict):
 
     def _merge_file(self, path: str, chain: tuple[str, ...]) -> None:
         if path in chain:
-            raise ConfigError(f"{path}: _BASE_ cycle: {' -> '.join(chain + (path,))}")
+            raise ConfigError(f"{path}: _BASE_ cycle: {' -> '.join(chain + (path,))}; remove one of these _BASE_ entries")
         data, lines = load_yaml(path)
         bases = data.pop(BASE_KEY, [])
         for base in [bases] if isinstance(bases, str) else bases:
@@ -208,9 +253,14 @@ class CfgNode(dict):
         """Merge command-line overrides `KEY.PATH VALUE ...`; values are parsed as YAML scalars."""
         opts = list(opts)
         if len(opts) % 2:
-            raise ConfigError(f"overrides must be KEY VALUE pairs, got an odd count: {opts}")
+            raise ConfigError(f"overrides must be KEY VALUE pairs, got an odd count: {opts}; give a value to each key")
         for key, text in zip(opts[::2], opts[1::2]):
-            value = yaml.load(text, Loader=_Loader) if isinstance(text, str) else text
+            try:
+                value = yaml.load(text, Loader=_Loader) if isinstance(text, str) else text
+            except yaml.YAMLError as e:
+                problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+                raise ConfigError(f"command-line override {key}: value {text!r} is not valid YAML ({problem}); "
+                                  f"quote it or fix its syntax") from None
             nested: dict = {}
             node = nested
             parts = key.split(".")
@@ -218,3 +268,34 @@ class CfgNode(dict):
                 node = node.setdefault(part, {})
             node[parts[-1]] = value
             self.merge_from_dict(nested, source=f"command-line override {key}={text}")
+
+
+@dataclass(frozen=True)
+class NumberRule:
+    """A `set_check` rule for finite numbers: above `low` (or at it, unless `strict`), at most `high`.
+    A class rather than a closure, so that configs pickle (test workers receive them)."""
+
+    low: float
+    strict: bool = False
+    high: float | None = None
+
+    def __call__(self, value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return False
+        above = value > self.low if self.strict else value >= self.low
+        return above and (self.high is None or value <= self.high)
+
+
+def at_least(minimum: int | float) -> tuple[Callable[[Any], bool], str]:
+    """A `set_check` rule: a finite number >= `minimum`."""
+    return NumberRule(minimum), f"a finite number >= {minimum}"
+
+
+def positive() -> tuple[Callable[[Any], bool], str]:
+    """A `set_check` rule: a finite number > 0."""
+    return NumberRule(0, strict=True), "a finite number > 0"
+
+
+def between(low: float, high: float) -> tuple[Callable[[Any], bool], str]:
+    """A `set_check` rule: a finite number from `low` to `high`."""
+    return NumberRule(low, high=high), f"a number from {low} to {high}"

@@ -17,21 +17,27 @@ import logging
 import os
 import random
 import sys
-from typing import Sequence
+import time
+from contextlib import nullcontext
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
+from lib.config import ConfigError
 from lib.families import get_family, load_config
 from lib.train.admin.settings import RunSettings
 from lib.train.optim import build_optimizer, build_scheduler, default_param_groups
+from lib.train.run_lock import RunLock
 from lib.train.staging import apply_freeze, load_init_weights, resolve_init_from
 from lib.train.trainer import Trainer
 from lib.utils import dist
-from lib.utils.checkpoint import latest_checkpoint
+from lib.utils.checkpoint import find_resume_checkpoint
+from lib.utils.cli import UserError, run_main
 from lib.utils.device import cpu_threads_per_process, resolve_device
 from lib.utils.env import env_settings
-from lib.utils.io import atomic_write_text
+from lib.utils.io import atomic_write_text, remove_stale_temporaries
+from lib.utils.process import exit_cleanly_on_sigterm, exit_with_parent, launched
 
 log = logging.getLogger("trackzoo.train")
 
@@ -62,7 +68,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def config_overrides(args: argparse.Namespace) -> list[str]:
     opts = list(args.opts)
     if bool(args.script_prv) != bool(args.config_prv):
-        raise SystemExit("error: --script_prv and --config_prv go together")
+        raise ConfigError("--script_prv and --config_prv go together; give both or neither")
     if args.script_prv:
         opts += ["TRAIN.INIT_FROM", f"{args.script_prv}:{args.config_prv}"]
     return opts
@@ -102,18 +108,18 @@ def make_writers(settings: RunSettings, cfg_text: str) -> list:
         try:
             import wandb
         except ImportError as e:
-            raise SystemExit("error: --use_wandb 1 needs the wandb package (pip install wandb)") from e
+            raise UserError("--use_wandb 1 needs the wandb package: pip install wandb, or pass --use_wandb 0") from e
         run = wandb.init(project="trackzoo", name=f"{settings.script}-{settings.config}", config={"cfg": cfg_text})
         writers.append(lambda name, stats, step: run.log({f"{name}/{k}": v for k, v in stats.items()}, step=step))
     return writers
 
 
-def build_net(family, cfg, settings: RunSettings, device: torch.device) -> torch.nn.Module:
+def build_net(family, cfg, settings: RunSettings, device: torch.device, resuming: bool) -> torch.nn.Module:
+    """The model, initialised from TRAIN.INIT_FROM unless the run resumes from its own checkpoint."""
     net = family.build_model(cfg, True)
-    has_own_checkpoint = settings.resume != "none" and latest_checkpoint(settings.checkpoint_dir) is not None
-    if cfg.TRAIN.INIT_FROM and not has_own_checkpoint:
+    if cfg.TRAIN.INIT_FROM and not resuming:
         path = resolve_init_from(cfg.TRAIN.INIT_FROM, settings.save_dir)
-        missing, unexpected = load_init_weights(net, path, family.adapt_state_dict)
+        missing, unexpected = load_init_weights(net, path, cfg.TRAIN.INIT_MIN_MATCH, family.adapt_state_dict)
         log.info(f"initialised from {path}; missing keys: {len(missing)} "
                  f"({', '.join(sorted({k.split('.')[0] for k in missing})) or '-'}), unexpected: {len(unexpected)}")
     trainable = apply_freeze(net, list(cfg.TRAIN.FREEZE), list(cfg.TRAIN.TRAINABLE))
@@ -122,10 +128,27 @@ def build_net(family, cfg, settings: RunSettings, device: torch.device) -> torch
     return net.to(device)
 
 
+def save_resolved_config(folder: str, text: str) -> None:
+    """`config.yaml` of the run; a different earlier one is kept as `config.<its UTC time>.yaml`."""
+    path = os.path.join(folder, "config.yaml")
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            previous = f.read()
+        if previous == text:
+            return
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(os.path.getmtime(path)))
+        kept, n = os.path.join(folder, f"config.{stamp}.yaml"), 1
+        while os.path.exists(kept):
+            n += 1
+            kept = os.path.join(folder, f"config.{stamp}-{n}.yaml")
+        atomic_write_text(kept, previous)
+        log.info(f"the config differs from the previous run's; that one is kept as {kept}")
+    atomic_write_text(path, text)
+
+
 def run(args: argparse.Namespace) -> None:
     device_type = resolve_device(args.device)
     rank, local_rank, world_size = dist.init_distributed(device_type)
-    device = torch.device(f"cuda:{local_rank}" if device_type == "cuda" else "cpu")
     env = env_settings(data_dir=args.data_dir, save_dir=args.save_dir)
     settings = RunSettings(script=args.script, config=os.path.splitext(os.path.basename(args.config))[0],
                            save_dir=os.path.abspath(args.save_dir or env.save_dir), env=env,
@@ -136,20 +159,30 @@ def run(args: argparse.Namespace) -> None:
     seed_everything(args.seed, rank)
     family = get_family(args.script)
     cfg = load_config(args.script, args.config, config_overrides(args))
+    # Only rank 0 writes the run folder, so only it holds the lock.
+    with RunLock(settings.checkpoint_dir, log.info) if rank == 0 else nullcontext():
+        if rank == 0:
+            remove_stale_temporaries(settings.checkpoint_dir)
+        train(args, cfg, family, settings, device_type)
+
+
+def train(args: argparse.Namespace, cfg, family, settings: RunSettings, device_type: str) -> None:
+    rank, local_rank, world_size = settings.rank, settings.local_rank, settings.world_size
+    device = torch.device(f"cuda:{local_rank}" if device_type == "cuda" else "cpu")
     cfg_text = cfg.dump()
     if device_type == "cpu" and "OMP_NUM_THREADS" not in os.environ:  # an explicit setting wins
         per_node = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))  # set by torchrun
         torch.set_num_threads(cpu_threads_per_process(per_node, busy_helpers=int(cfg.TRAIN.NUM_WORKER)))
         log.info(f"CPU training: {torch.get_num_threads()} compute thread(s) beside {cfg.TRAIN.NUM_WORKER} "
                  f"data worker(s)")
-    if rank == 0:
-        atomic_write_text(os.path.join(settings.checkpoint_dir, "config.yaml"), cfg_text)
+    prefix = family.checkpoint_prefix(args.script)
+    resumed = find_resume_checkpoint(args.resume, settings.checkpoint_dir, prefix, log.info)
 
     from lib.train.data.loader import build_dataloaders
 
     data_options = family.data_options(cfg, args.script) if family.data_options else {}
     train_loader, val_loader = build_dataloaders(cfg, settings, data_options, rank, world_size)
-    net = build_net(family, cfg, settings, device)
+    net = build_net(family, cfg, settings, device, resuming=resumed is not None)
     groups = family.param_groups(net, cfg) if family.param_groups else default_param_groups(net, cfg)
     optimizer = build_optimizer(groups, cfg)
     scheduler = build_scheduler(optimizer, cfg, max(len(train_loader), 1))
@@ -160,21 +193,34 @@ def run(args: argparse.Namespace) -> None:
     actor = family.build_actor(net, cfg, args.script)
     amp = cfg.TRAIN.AMP and device_type == "cuda"
     trainer = Trainer(actor, train_loader, optimizer, scheduler, checkpoint_dir=settings.checkpoint_dir,
-                      prefix=family.checkpoint_prefix(args.script), max_epochs=cfg.TRAIN.EPOCH, device=device,
+                      prefix=prefix, max_epochs=cfg.TRAIN.EPOCH, device=device,
                       grad_clip_norm=cfg.TRAIN.GRAD_CLIP_NORM, amp_dtype=cfg.TRAIN.AMP_DTYPE if amp else "",
                       val_loader=val_loader, val_interval=cfg.TRAIN.VAL_EPOCH_INTERVAL,
                       print_interval=cfg.TRAIN.PRINT_INTERVAL, save_every=cfg.TRAIN.SAVE_EVERY,
                       extra_state={"config": cfg_text, "script": args.script, "config_name": settings.config},
                       writers=make_writers(settings, cfg_text), printer=log.info,
                       hooks=family.trainer_hooks(net, cfg, args.script) if family.trainer_hooks else ())
-    trainer.resume(args.resume)
+    if resumed is not None:
+        trainer.load_state(*resumed)
+        del resumed  # the loaded checkpoint is not needed any more
+    if rank == 0:  # the run starts: a launch rejected above leaves the previous run's config in place
+        save_resolved_config(settings.checkpoint_dir, cfg_text)
     log.info(f"training {args.script}/{settings.config} on {world_size} process(es), {device_type}, "
              f"{len(train_loader)} iterations per epoch, epochs {trainer.state.epoch + 1}..{cfg.TRAIN.EPOCH}")
     trainer.train()
     log.info("finished training")
 
 
+def check_config(args: argparse.Namespace) -> Any:
+    """Load the run's config as the worker will (the launcher calls this to fail before starting processes)."""
+    get_family(args.script)
+    return load_config(args.script, args.config, config_overrides(args))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if launched():  # a killed launcher (or torchrun) takes its workers with it; a worker run by hand stays
+        exit_with_parent()
+    exit_cleanly_on_sigterm()
     args = parse_args(argv)
     try:
         run(args)
@@ -184,4 +230,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

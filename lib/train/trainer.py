@@ -1,6 +1,7 @@
 """Epoch loop: forward through the actor, AMP, gradient clipping, logging, atomic checkpoints and resume."""
 from __future__ import annotations
 
+import io
 import logging
 import random
 import time
@@ -14,7 +15,7 @@ import torch.nn as nn
 
 from lib.train.hooks import TrainerHook
 from lib.utils import dist
-from lib.utils.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from lib.utils.checkpoint import find_resume_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,17 @@ def rng_state() -> dict[str, Any]:
     return {"python": [version, list(state), gauss], "numpy": [np_state[0], torch.from_numpy(np_state[1].copy()),
                                                                   *np_state[2:]],
             "torch": torch.get_rng_state()}
+
+
+def all_rng_states() -> list[dict[str, Any]]:
+    """The random states of every rank, in rank order (a resumed DDP run continues each rank's own streams)."""
+    if not dist.is_distributed():
+        return [rng_state()]
+    buffer = io.BytesIO()
+    torch.save(rng_state(), buffer)  # as bytes: all_gather_object cannot rebuild the uint32 numpy-state tensor
+    states: list = [None] * dist.get_world_size()
+    torch.distributed.all_gather_object(states, buffer.getvalue())
+    return [torch.load(io.BytesIO(state), weights_only=True) for state in states]
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
@@ -128,33 +140,34 @@ class Trainer:
         }
 
     def save(self) -> str | None:
+        """Rank 0 writes the checkpoint; every rank must call this (it gathers their random states)."""
+        rng_ranks = all_rng_states()
         if not dist.is_main_process():
             return None
         path = f"{self.checkpoint_dir}/{self.prefix}_ep{self.state.epoch:04d}.pth.tar"
-        save_checkpoint(path, self.checkpoint_state())
+        save_checkpoint(path, {**self.checkpoint_state(), "rng_ranks": rng_ranks})
         return path
 
     def resume(self, spec: str = "latest") -> str | None:
-        """Restore from 'latest' (the newest checkpoint here, if any), a path, or nothing ('none')."""
-        if spec == "none":
+        """Restore from 'latest' (the newest usable checkpoint here, if any), a path, or nothing ('none')."""
+        found = find_resume_checkpoint(spec, self.checkpoint_dir, self.prefix, self.printer)
+        if found is None:
             return None
-        path = latest_checkpoint(self.checkpoint_dir, self.prefix) if spec == "latest" else spec
-        if path is None:
-            return None
-        ckpt = load_checkpoint(path)
-        missing = [k for k in ("net", "optimizer", "scheduler", "epoch", "global_step", "rng") if k not in ckpt]
-        if missing:
-            raise ValueError(f"{path} is not a training checkpoint (no {', '.join(missing)}); to start from its "
-                             f"weights set TRAIN.INIT_FROM instead of --resume")
+        self.load_state(*found)
+        return found[0]
+
+    def load_state(self, path: str, ckpt: dict[str, Any]) -> None:
+        """Continue from a loaded training checkpoint (see lib.utils.checkpoint.load_training_checkpoint)."""
         self.net.load_state_dict(ckpt["net"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
         if self.scaler and ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
         self.state = TrainState(epoch=int(ckpt["epoch"]), global_step=int(ckpt["global_step"]))
-        set_rng_state(ckpt["rng"])
+        ranks = ckpt.get("rng_ranks") or []
+        same_layout = len(ranks) == dist.get_world_size()  # else every rank continues rank 0's streams
+        set_rng_state(ranks[dist.get_rank()] if same_layout else ckpt["rng"])
         self.printer(f"resumed from {path} (epoch {self.state.epoch})")
-        return path
 
     # ----------------------------------------------------------------- steps
     def _autocast(self):

@@ -15,7 +15,7 @@ from lib.train.hooks import TrainerHook
 from lib.train.optim import (build_optimizer, build_scheduler, default_param_groups, lr_factor, register_optimizer,
                              register_schedule)
 from lib.train.trainer import NonFiniteLossError, Trainer
-from lib.utils.checkpoint import list_checkpoints
+from lib.utils.checkpoint import CheckpointError, list_checkpoints
 from tests.fixtures.toy_family import add_config, build_actor, build_model
 from tests.train._toy_run import EpochLoader, make_batches
 
@@ -189,7 +189,7 @@ def test_resuming_from_a_weights_only_file_points_to_init_from(tmp_path):
 
     trainer = make_trainer(tmp_path)
     save_checkpoint(str(tmp_path / "weights.pth.tar"), {"net": trainer.net.state_dict()})
-    with pytest.raises(ValueError, match="TRAIN.INIT_FROM"):
+    with pytest.raises(CheckpointError, match="TRAIN.INIT_FROM"):
         trainer.resume(str(tmp_path / "weights.pth.tar"))
 
 

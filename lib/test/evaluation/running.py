@@ -5,14 +5,19 @@ Result files, per sequence, in `<tracker.results_dir>/<seq.dataset>/`:
   `<seq>.txt`       one `x<TAB>y<TAB>w<TAB>h` line per frame (floats, frame 0 = initial box), written last.
 Both are written atomically, so the box file exists only for a finished sequence: that is the "done" marker a
 rerun uses to skip work. A crash inside one sequence is reported and the others go on.
+
+`<tracker.results_dir>/run_manifest.json` records what produced the results (checkpoint hash, resolved config
+hash, overrides): a rerun with a different checkpoint or config is an error rather than a silent reuse of the old
+results, unless `overwrite` replaces them.
 """
 from __future__ import annotations
 
-import contextlib
 import glob
 import io
+import json
 import multiprocessing as mp
 import os
+import shutil
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -22,8 +27,10 @@ import numpy as np
 from tqdm import tqdm
 
 from lib.test.evaluation.tracker import Tracker
+from lib.utils.cli import UserError
 from lib.utils.device import cpu_threads_per_process
 from lib.utils.io import atomic_write_text
+from lib.utils.process import exit_with_parent
 
 BOX_FORMAT = "%.4f"
 TIME_FORMAT = "%.6f"
@@ -84,21 +91,11 @@ def _table(values: np.ndarray, fmt: str) -> str:
     return buffer.getvalue()
 
 
-def _remove_stale_temporaries(tracker: Tracker, seq: Any) -> None:
-    """Temporary files left by a killed run (see lib.utils.io.atomic_open for their names)."""
-    for path in result_files(tracker, seq):
-        folder, base = os.path.split(path)
-        for tmp in glob.glob(os.path.join(glob.escape(folder), glob.escape(f".{base}.") + "*.tmp")):
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(tmp)
-
-
 def run_sequence(seq: Any, tracker: Tracker, debug: int = 0) -> SequenceOutcome:
     """Track one sequence and save its results. Errors are returned as a traceback summary (re-raised when
     `debug` is set, to stop in the failing code)."""
     label = _label(tracker)
     try:
-        _remove_stale_temporaries(tracker, seq)
         output = tracker.run_sequence(seq)
         save_results(tracker, seq, output)
     except Exception as e:
@@ -117,23 +114,80 @@ def _summary(error: BaseException) -> str:
     return "".join(traceback.format_exception(type(error), error, error.__traceback__, limit=-3)).rstrip()
 
 
+MANIFEST = "run_manifest.json"
+# The manifest entries that decide whether existing results may be reused.
+_DECISIVE = ("checkpoint_sha256", "config_sha256")
+
+
+class ResultsMismatchError(UserError):
+    """A results folder holds results of another checkpoint or config."""
+
+
+def _existing_results(folder: str) -> list[str]:
+    return glob.glob(os.path.join(glob.escape(folder), "**", "*.txt"), recursive=True)
+
+
+def _read_manifest(path: str, overwrite: bool) -> dict | None:
+    """The manifest at `path`; None when there is none. An unreadable one is an error unless `overwrite`
+    (then it counts as a mismatch)."""
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            manifest = json.load(f)
+        if not isinstance(manifest, dict):
+            raise ValueError(f"a {type(manifest).__name__}, not an object")
+        return manifest
+    except (OSError, ValueError) as e:
+        if overwrite:
+            return {}
+        raise ResultsMismatchError(f"{path} is unreadable ({e}); the results beside it cannot be tied to a "
+                                   f"checkpoint: pass --overwrite to replace them, or choose another --runid or "
+                                   f"--results_dir") from e
+
+
+def claim_results_folder(tracker: Tracker, overwrite: bool = False) -> None:
+    """Tie `tracker.results_dir` to what produces its results (see the module docstring)."""
+    path = os.path.join(tracker.results_dir, MANIFEST)
+    current = tracker.provenance()
+    existing = _existing_results(tracker.results_dir)
+    previous = _read_manifest(path, overwrite)
+    if previous is not None and existing and any(previous.get(k) != current[k] for k in _DECISIVE):
+        if not overwrite:
+            raise ResultsMismatchError(
+                f"{tracker.results_dir} holds {len(existing)} result files of checkpoint {previous.get('checkpoint')} "
+                f"with overrides {previous.get('opts')}; this run uses checkpoint {current['checkpoint']} with "
+                f"overrides {current['opts']} (or a changed config); pass --overwrite to replace those results, or "
+                f"choose another --runid or --results_dir")
+        shutil.rmtree(tracker.results_dir)
+        print(f"{tracker.results_dir}: removed {len(existing)} result files of another checkpoint or config "
+              f"(--overwrite)")
+    elif previous is None and existing:
+        print(f"{tracker.results_dir}: {len(existing)} result files without {MANIFEST} (an older version made "
+              f"them); assuming they come from this checkpoint and config")
+    if previous != current:
+        atomic_write_text(path, json.dumps(current, indent=2) + "\n")
+
+
 def run_dataset(dataset: Iterable[Any], trackers: Tracker | Iterable[Tracker], debug: int = 0, threads: int = 0,
-                num_gpus: int = 1, progress: bool = True) -> RunSummary:
+                num_gpus: int = 1, progress: bool = True, overwrite: bool = False) -> RunSummary:
     """Run every tracker on every unfinished sequence of `dataset`.
 
     threads: 0 runs sequentially in this process; N > 0 uses N spawned worker processes, worker k on GPU
     k % num_gpus when the tracker's device is CUDA. Each process builds a tracker's network once.
+    overwrite: replace results made with another checkpoint or config instead of stopping.
     """
     dataset = list(dataset)
     summary = RunSummary()
     for tracker in [trackers] if isinstance(trackers, Tracker) else list(trackers):
-        summary.merge(_run_tracker(dataset, tracker, debug, threads, num_gpus, progress))
+        summary.merge(_run_tracker(dataset, tracker, debug, threads, num_gpus, progress, overwrite))
     return summary
 
 
 def _run_tracker(dataset: list[Any], tracker: Tracker, debug: int, threads: int, num_gpus: int,
-                 progress: bool) -> RunSummary:
-    tracker.get_parameters()  # fail now (unknown config, missing checkpoint), not once per sequence
+                 progress: bool, overwrite: bool = False) -> RunSummary:
+    tracker.check()
+    claim_results_folder(tracker, overwrite)
     summary = RunSummary(skipped=[seq.name for seq in dataset if sequence_done(tracker, seq)])
     todo = [seq for seq in dataset if not sequence_done(tracker, seq)]
     label = _label(tracker)
@@ -170,6 +224,7 @@ _worker_tracker: Tracker | None = None
 
 def _init_worker(tracker: Tracker, counter: Any, num_gpus: int, workers: int) -> None:
     global _worker_tracker
+    exit_with_parent()  # a killed test.py takes its workers with it
     with counter.get_lock():
         index = counter.value
         counter.value += 1

@@ -1,6 +1,7 @@
 """A named tracker run (tracker, config, run id): where its results live, and how it follows one sequence."""
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from dataclasses import replace
@@ -9,6 +10,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from lib.test.parameter import TrackerParams, config_label
+from lib.utils.checkpoint import CheckpointError, file_sha256
 
 
 class Tracker:
@@ -45,6 +47,38 @@ class Tracker:
             self._params = TrackerParams.create(self.name, self.parameter_name, dataset_name=self.dataset_name,
                                                 **self._param_options)
         return self._params
+
+    def check(self) -> None:
+        """Fail once, before any sequence runs, not once per sequence: build the network with the checkpoint on the
+        CPU (an unusable or unfitting file is one CheckpointError), or, for a tracker without a network, the
+        tracker itself (e.g. an OpenCV algorithm this build lacks)."""
+        params = self.get_parameters()
+        if not params.has_network:
+            self.create_tracker()
+            return
+        if params.checkpoint is None:
+            return
+        from lib.test.tracker.base import build_network
+
+        try:
+            build_network(replace(params, device="cpu"))
+        except RuntimeError as e:
+            if isinstance(e, CheckpointError):
+                raise
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise CheckpointError(f"checkpoint {params.checkpoint} does not fit tracker '{self.name}' with config "
+                                  f"'{self.parameter_name}' ({first[:300]}); give a checkpoint trained with this "
+                                  f"config") from e
+
+    def provenance(self) -> dict[str, Any]:
+        """What makes this run's results what they are: the checkpoint's content and the resolved config
+        (the experiment file with the --opts overrides), with the path and overrides for messages."""
+        params = self.get_parameters()
+        return {"tracker": self.name, "config": self.parameter_name,
+                "checkpoint": os.path.abspath(params.checkpoint) if params.checkpoint else None,
+                "checkpoint_sha256": file_sha256(params.checkpoint) if params.checkpoint else None,
+                "opts": [str(o) for o in self._param_options.get("opts", ())],
+                "config_sha256": hashlib.sha256(params.cfg.dump().encode()).hexdigest() if params.cfg else None}
 
     def set_device(self, device: str) -> None:
         """Run on `device` (a test worker pins itself to one GPU)."""

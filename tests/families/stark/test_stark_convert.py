@@ -9,6 +9,8 @@ import types
 import pytest
 import torch
 
+from lib.utils.checkpoint import CheckpointError
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 EVIL_MODULE = "trackzoo_test_settings_module"
 
@@ -102,5 +104,5 @@ def test_verifies_keys_against_the_model(converter, tmp_path, capsys):
 def test_rejects_files_without_a_state_dict(converter, tmp_path):
     source = str(tmp_path / "x.pth")
     torch.save({"epoch": 1}, source)
-    with pytest.raises(ValueError, match="no 'net'"):
+    with pytest.raises(CheckpointError, match="no weights found"):
         converter["convert"](source, str(tmp_path / "y.pth"), "stark_s")
