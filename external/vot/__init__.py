@@ -1,6 +1,6 @@
 """VOT toolkit integration: a TraX server for any registered tracker, workspace writing, a patched toolkit CLI.
 
-    python -m external.vot.workspace create W --synthetic          (or --stack vot2022/stb, --from_dataset NAME)
+    python -m external.vot.workspace create W --synthetic     (or --stack vot2022/shorttermbox, --from_dataset NAME)
     python -m external.vot.workspace add W --tracker stark_st --param baseline --checkpoint FILE
     python -m external.vot.toolkit evaluate --workspace W stark_st_baseline
 

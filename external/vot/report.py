@@ -3,7 +3,9 @@
     python -m external.vot.report W/analysis/NAME.json
 
 The report lists, per experiment, its analyses and their results (one entry per tracker, in the order of the
-report's `trackers`). The scalar measures read here, by analysis type (vot-toolkit 0.9.0 class names):
+report's `trackers`). Read here: EAO (multistart EAO score), accuracy and robustness (multistart AR, or accuracy
+alone from the unsupervised experiment), precision, recall and F-score (long-term precision/recall), each named
+`<experiment>.<measure>`.
 """
 from __future__ import annotations
 
@@ -20,7 +22,6 @@ MEASURES = {
     "vot.analysis.accuracy.AverageAccuracy": ("accuracy",),
     "vot.analysis.longterm.PrecisionRecall": ("precision", "recall", "f_score"),
 }
-__doc__ += "".join(f"\n    {kind}: {', '.join(names)}" for kind, names in MEASURES.items()) + "\n"
 
 
 def summarize(report: dict) -> dict[str, dict[str, float]]:

@@ -34,11 +34,13 @@ JPEG_QUALITY = 95
 
 
 def visible_frames(seq: Sequence) -> np.ndarray:
-    """True where the target is visible: the benchmark's flags when it has them, and a finite positive box."""
+    """True where the target is visible: the benchmark's flags when it has them, and a finite positive box.
+    Frames past the ground truth (test splits publish the first box only) count as not visible."""
     gt = seq.ground_truth_rect
-    valid = np.isfinite(gt).all(axis=1) & (gt[:, 2] > 0) & (gt[:, 3] > 0)
+    valid = np.zeros(len(seq), bool)
+    valid[:len(gt)] = np.isfinite(gt).all(axis=1) & (gt[:, 2] > 0) & (gt[:, 3] > 0)
     if seq.target_visible is not None:
-        valid &= seq.target_visible
+        valid[:len(seq.target_visible)] &= seq.target_visible
     return valid
 
 
@@ -55,8 +57,8 @@ def anchors(visible: np.ndarray, spacing: int) -> list[int]:
 
 
 def groundtruth_text(seq: Sequence, visible: np.ndarray) -> str:
-    rows = [",".join(f"{v:.4f}" for v in box) if shown else "nan,nan,nan,nan"
-            for box, shown in zip(seq.ground_truth_rect, visible)]
+    rows = [",".join(f"{v:.4f}" for v in seq.ground_truth_rect[i]) if shown else "nan,nan,nan,nan"
+            for i, shown in enumerate(visible)]
     return "\n".join(rows) + "\n"
 
 

@@ -87,6 +87,10 @@ def build_session(args: argparse.Namespace) -> VotSession:
         device = resolve_device(args.device)
     except ValueError as e:
         raise UserError(str(e)) from None
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     params = TrackerParams.create(args.tracker, args.param, checkpoint=args.checkpoint, device=device,
                                   save_dir=args.save_dir, opts=args.opts)
     if params.family.build_tracker is None:
@@ -122,6 +126,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--save_dir", default=None, help="folder holding checkpoints/ (default: from env)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda when available")
     parser.add_argument("--channels", default="color", help="image channels to ask for: color[,depth][,ir]")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU threads for torch (0: torch's default; 1 avoids spin-waiting on a busy machine)")
     parser.add_argument("--opts", nargs="*", default=[], help="config overrides KEY VALUE ...")
     return parser.parse_args(argv)
 

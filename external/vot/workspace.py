@@ -2,7 +2,7 @@
 
     python -m external.vot.workspace create W --synthetic [--num_sequences 3 --num_frames 60] [--channels color,depth]
     python -m external.vot.workspace create W --from_dataset lasot          (sequences of a benchmark on disk)
-    python -m external.vot.workspace create W --stack vot2022/stb           (the toolkit downloads the sequences)
+    python -m external.vot.workspace create W --stack vot2022/shorttermbox   (the toolkit downloads the sequences)
     python -m external.vot.workspace add W --tracker stark_st --param baseline --checkpoint FILE [--device cuda]
 
 `create` writes W/config.yaml, an empty W/trackers.ini and, for converted sequences, W/sequences/ in the VOT format
@@ -77,6 +77,17 @@ def dataset_sequences(name: str) -> list:
         raise UserError(f"--from_dataset: {e.args[0]}") from None
 
 
+def write_converted(args: argparse.Namespace, root: Path, channels: Seq[str]) -> list[int]:
+    """Write the --synthetic or --from_dataset sequences under `root`; returns their lengths."""
+    try:
+        if args.from_dataset:
+            return write_sequences(dataset_sequences(args.from_dataset), root, channels, args.anchor_spacing)
+        with tempfile.TemporaryDirectory(prefix="vot-synthetic-") as scratch:
+            return write_sequences(synthetic_sequences(args, Path(scratch)), root, channels, args.anchor_spacing)
+    except ValueError as e:  # no sequences, or one whose first frame shows no target
+        raise UserError(f"--{'from_dataset' if args.from_dataset else 'synthetic'}: {e}") from None
+
+
 def create(args: argparse.Namespace) -> None:
     workspace = Path(args.workspace).resolve()
     config = workspace / "config.yaml"
@@ -84,14 +95,12 @@ def create(args: argparse.Namespace) -> None:
         raise UserError(f"{config} exists; pass --force to rewrite the workspace")
     converted = args.synthetic or args.from_dataset
     if not converted and not args.stack:
-        raise UserError("give --stack (a toolkit stack, e.g. vot2022/stb), --synthetic or --from_dataset NAME")
+        raise UserError("give --stack (a toolkit stack, e.g. vot2022/shorttermbox), --synthetic or "
+                        "--from_dataset NAME")
     channels = parse_channels(args.channels)
     stack = args.stack
     if converted:
-        with tempfile.TemporaryDirectory(prefix="vot-synthetic-") as scratch:
-            sequences = synthetic_sequences(args, Path(scratch)) if args.synthetic else \
-                dataset_sequences(args.from_dataset)
-            lengths = write_sequences(sequences, workspace / "sequences", channels, args.anchor_spacing)
+        lengths = write_converted(args, workspace / "sequences", channels)
         if stack is None:
             stack = OFFLINE_STACK
             atomic_write_text(str(workspace / OFFLINE_STACK), yaml.safe_dump(offline_stack(lengths), sort_keys=False))
@@ -108,7 +117,7 @@ def workspace_channels(workspace: Path) -> str:
     """The channels the workspace's sequences have (the first sequence's `sequence` file), else colour only."""
     listing = workspace / "sequences" / "list.txt"
     if listing.exists():
-        first = listing.read_text(encoding="utf-8").split()[:1]
+        first = listing.read_text(encoding="utf-8").splitlines()[:1]
         meta = workspace / "sequences" / first[0] / "sequence" if first else None
         if meta is not None and meta.exists():
             keys = [line.split("=", 1)[0] for line in meta.read_text(encoding="utf-8").splitlines()]
@@ -120,9 +129,13 @@ def workspace_channels(workspace: Path) -> str:
 
 def server_arguments(args: argparse.Namespace, channels: str) -> list[str]:
     argv = ["--tracker", args.tracker, "--param", args.param, "--channels", channels]
-    for flag, value in (("--checkpoint", args.checkpoint), ("--save_dir", args.save_dir), ("--device", args.device)):
-        if value is not None:
-            argv += [flag, os.path.abspath(value) if flag != "--device" else value]
+    for flag, path in (("--checkpoint", args.checkpoint), ("--save_dir", args.save_dir)):
+        if path is not None:
+            argv += [flag, os.path.abspath(path)]
+    if args.device is not None:
+        argv += ["--device", args.device]
+    if args.threads:
+        argv += ["--threads", str(args.threads)]
     if args.opts:
         argv += ["--opts", *args.opts]
     return argv
@@ -188,6 +201,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     reg.add_argument("--checkpoint", default=None, help="weights file (default: the config's TEST.EPOCH one)")
     reg.add_argument("--save_dir", default=None, help="folder holding checkpoints/ (default: from env)")
     reg.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda when available")
+    reg.add_argument("--threads", type=int, default=0, help="CPU threads of the tracker's torch (0: its default)")
     reg.add_argument("--channels", default=None, help="channels the server asks for (default: those of the "
                                                       "workspace's sequences, else color)")
     reg.add_argument("--python", default=sys.executable, help="interpreter the toolkit starts the server with "

@@ -69,6 +69,15 @@ def test_written_sequence_has_the_vot_layout(tmp_path):
     assert (folder / "ir" / "00000002.jpg").exists()
 
 
+def test_frames_past_a_first_row_only_ground_truth_are_unknown(tmp_path):
+    seq = make_sequence(tmp_path, [[4, 5, 20, 10]] * 3)
+    seq.ground_truth_rect = seq.ground_truth_rect[:1]  # a test split: the first box only
+    write_sequences([seq], tmp_path / "sequences")
+    folder = tmp_path / "sequences" / "seq-1"
+    assert (folder / "groundtruth.txt").read_text().splitlines()[1:] == ["nan,nan,nan,nan"] * 2
+    assert (folder / "anchor.value").read_text().split() == ["1", "0", "0"]
+
+
 def test_synthetic_depth_marks_the_box_near():
     depth = synthetic_depth((20, 30), [5, 4, 6, 3])
     assert depth[4:7, 5:11].max() == depth[4:7, 5:11].min() < depth[0, 0]
