@@ -16,6 +16,7 @@ Arguments are the toolkit's own (`vot --help`). Handled here:
 """
 from __future__ import annotations
 
+import os
 import sys
 from typing import Callable
 
@@ -67,8 +68,13 @@ def patch_toolkit() -> None:
 def main(argv: list[str] | None = None) -> int:
     from vot.utilities.cli import main as vot_main
 
+    args = sys.argv[1:] if argv is None else argv
+    if "--debug" in args or "-d" in args:
+        # The toolkit reads its settings once, from VOT_* variables, when first used; `vot --debug` sets this one
+        # just before, but patch_toolkit's imports come first here.
+        os.environ["VOT_DEBUG_MODE"] = "1"
     patch_toolkit()
-    sys.argv = ["vot", *(sys.argv[1:] if argv is None else argv)]
+    sys.argv = ["vot", *args]
     try:
         vot_main()  # ends with exit(0), or exit(1) after logging an error
     except SystemExit as e:
