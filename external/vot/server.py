@@ -61,6 +61,7 @@ class VotSession:
     def __init__(self, tracker: Any, channels: Sequence[str]):
         self.tracker = tracker
         self.channels = tuple(channels)
+        self.previous: dict = {}  # the last output, passed back as the tracker API's `previous_output`
 
     def _frame(self, paths: Mapping[str, str]) -> tuple[np.ndarray, dict]:
         missing = [c for c in self.channels if c not in paths]
@@ -73,16 +74,19 @@ class VotSession:
         image, extra = self._frame(paths)
         init_box = [float(v) for v in box]
         out = self.tracker.initialize(image, {"init_bbox": init_box, "channels": extra}) or {}
-        return Reply([float(v) for v in out.get("target_bbox", init_box)], DEFAULT_CONFIDENCE)
+        self.previous = {"target_bbox": [float(v) for v in out.get("target_bbox", init_box)]}
+        return Reply(self.previous["target_bbox"], DEFAULT_CONFIDENCE)
 
     def track(self, paths: Mapping[str, str]) -> Reply:
         image, extra = self._frame(paths)
-        out = self.tracker.track(image, {"channels": extra})
+        out = self.tracker.track(image, {"previous_output": self.previous, "channels": extra})
+        self.previous = out
         box = np.asarray(out["target_bbox"], dtype=np.float64).reshape(-1)
         return Reply(box.tolist(), float(out.get(CONFIDENCE_KEY, DEFAULT_CONFIDENCE)))
 
 
 def build_session(args: argparse.Namespace) -> VotSession:
+    channels = parse_channels(args.channels)
     try:
         device = resolve_device(args.device)
     except ValueError as e:
@@ -95,7 +99,7 @@ def build_session(args: argparse.Namespace) -> VotSession:
                                   save_dir=args.save_dir, opts=args.opts)
     if params.family.build_tracker is None:
         raise UserError(f"--tracker {args.tracker}: family '{params.family.name}' declares no test-time tracker")
-    return VotSession(params.family.build_tracker(params), parse_channels(args.channels))
+    return VotSession(params.family.build_tracker(params), channels)
 
 
 def serve(session: VotSession, name: str) -> None:

@@ -122,6 +122,8 @@ def test_session_passes_channels_and_reports_the_tracker_confidence(tmp_path):
     assert [r.box[0] for r in replies] == [5.0, 6.0] and [r.confidence for r in replies] == [0.5, 0.25]
     shape, info = tracker.infos[1]
     assert shape == (48, 64, 3) and info["channels"]["depth"].dtype == np.uint16
+    assert info["previous_output"] == {"target_bbox": [4.0, 5.0, 20.0, 10.0]}
+    assert tracker.infos[2][1]["previous_output"] == {"target_bbox": [5.0, 5.0, 20.0, 10.0], "conf_score": 0.5}
 
 
 def test_session_with_the_hold_baseline_reports_full_confidence(tmp_path):
