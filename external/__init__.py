@@ -1,0 +1,1 @@
+"""Glue between TrackZoo and outside evaluation toolkits (external/vot: the VOT toolkit)."""
