@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # Set up TrackZoo in a virtual environment (.venv by default) on a fresh Linux machine, with or without a GPU.
 #   bash install.sh            # then use .venv/bin/python, or `source .venv/bin/activate`
+#   bash install.sh --with-vot # also the VOT toolkit for external/vot (requirements-vot.txt)
 # Variables: PYTHON (interpreter to build the venv from, default python3), VENV (its folder, default .venv).
 set -euo pipefail
+WITH_VOT=0
+for arg in "$@"; do
+  case "$arg" in
+    --with-vot) WITH_VOT=1 ;;
+    *) echo "error: unknown option $arg (known: --with-vot)" >&2; exit 2 ;;
+  esac
+done
 cd "$(dirname "${BASH_SOURCE[0]}")"
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
@@ -24,4 +32,9 @@ PIP_FIND_LINKS= "$VENV/bin/pip" install --quiet --upgrade pip
 PIP_FIND_LINKS= "$VENV/bin/pip" install --quiet -r requirements.txt
 # Test-only: the official toolkits the test suite compares against.
 PIP_FIND_LINKS= "$VENV/bin/pip" install --quiet -r requirements-test.txt
+if [ "$WITH_VOT" = 1 ]; then
+  # the toolkit without its opencv-python requirement (see requirements-vot.txt)
+  PIP_FIND_LINKS= "$VENV/bin/pip" install --quiet -r requirements-vot.txt
+  PIP_FIND_LINKS= "$VENV/bin/pip" install --quiet --no-deps vot-toolkit==0.9.0
+fi
 "$VENV/bin/python" -c "import torch, torchvision, timm, cv2; print(f'TrackZoo environment ready: torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}')"

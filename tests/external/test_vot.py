@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-pytest.importorskip("vot", reason="vot-toolkit is not installed (pip install -r requirements-vot.txt)")
+pytest.importorskip("vot", reason="vot-toolkit is not installed (bash install.sh --with-vot)")
 
 from external.vot.report import read_summary  # noqa: E402
 from tests.tools.test_end_to_end import GOT10K_ONLY, tool  # noqa: E402
