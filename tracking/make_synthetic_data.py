@@ -29,6 +29,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--width", type=int, default=None, help="image width (default 320)")
     parser.add_argument("--height", type=int, default=None, help="image height (default 240)")
     parser.add_argument("--quality", type=int, default=90, help="JPEG quality")
+    parser.add_argument("--natural_share", type=float, default=0.0,
+                        help="share of sequences with natural-image statistics (dead leaves, 1/f textures; "
+                             "targets and look-alikes cut from the same kind of image), default 0")
     return parser.parse_args(argv)
 
 
@@ -39,7 +42,7 @@ def main(argv=None) -> int:
         root = f"{args.data_dir}/{DATA_FOLDERS[benchmark]}"
         truths = generate(benchmark, root, args.seed, num_sequences=args.num_sequences,
                           num_frames=args.num_frames, width=args.width, height=args.height,
-                          quality=args.quality, progress=True)
+                          quality=args.quality, progress=True, natural_share=args.natural_share)
         print(f"{benchmark}: {len(truths)} sequences in {root} ({time.time() - start:.1f} s)")
     return 0
 
