@@ -35,7 +35,7 @@ SIZES = {
     "tiny": dict(train_seqs=4, train_frames=30, test_seqs=2, test_frames=30, photo_seqs=2, photo_frames=30,
                  width=160, height=120,
                  train_opts=["TRAIN.EPOCH", "1", "DATA.TRAIN.SAMPLE_PER_EPOCH", "16"], test_opts=["TEST.EPOCH", "1"]),
-    "default": dict(train_seqs=360, train_frames=50, test_seqs=12, test_frames=200, photo_seqs=12, photo_frames=150,
+    "default": dict(train_seqs=360, train_frames=50, test_seqs=12, test_frames=200, photo_seqs=9, photo_frames=120,
                     width=320, height=240,
                     train_opts=[], test_opts=[]),
 }
@@ -67,6 +67,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="test-time worker processes")
     parser.add_argument("--fresh", action="store_true", help="delete earlier quickstart output first")
+    parser.add_argument("--natural_share", type=float, default=NATURAL_SHARE,
+                        help=f"share of training sequences with natural-image statistics (default {NATURAL_SHARE})")
     args = parser.parse_args(argv)
     size = SIZES[args.size]
     out = os.path.abspath(args.output_dir)
@@ -81,7 +83,7 @@ def main(argv=None) -> int:
     run_step("generate the training split (GOT-10k format)", tool(
         "make_synthetic_data.py", "--data_dir", data_dir, "--benchmarks", "got10k", "--seed", str(args.seed),
         "--num_sequences", str(size["train_seqs"]), "--num_frames", str(size["train_frames"]),
-        "--natural_share", str(NATURAL_SHARE), *image), env)
+        "--natural_share", str(args.natural_share), *image), env)
     run_step("generate the held-out test split (LaSOT format, another seed)", tool(
         "make_synthetic_data.py", "--data_dir", data_dir, "--benchmarks", "lasot", "--seed", str(args.seed + 1000),
         "--num_sequences", str(size["test_seqs"]), "--num_frames", str(size["test_frames"]), *image), env)
