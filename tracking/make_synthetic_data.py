@@ -40,6 +40,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help=f"image height (default {DEFAULT_HEIGHT})")
     parser.add_argument("--quality", type=int, default=DEFAULT_QUALITY, help=f"JPEG quality (default "
                                                                                f"{DEFAULT_QUALITY})")
+    parser.add_argument("--natural_share", type=float, default=0.0,
+                        help="share of sequences with natural-image statistics (dead leaves, 1/f textures; "
+                             "targets and look-alikes cut from the same kind of image), default 0")
     return parser.parse_args(argv)
 
 
@@ -51,9 +54,9 @@ def main(argv=None) -> int:
         try:
             truths = generate(benchmark, root, args.seed, num_sequences=args.num_sequences,
                               num_frames=args.num_frames, width=args.width, height=args.height,
-                              quality=args.quality, progress=True)
+                              quality=args.quality, progress=True, natural_share=args.natural_share)
         except ValueError as e:  # sizes out of range
-            raise UserError(f"--num_sequences/--width/--height: {e}") from None
+            raise UserError(f"--num_sequences/--width/--height/--natural_share: {e}") from None
         splits = Counter(t.split for t in truths.values())
         print(f"{benchmark}: {len(truths)} sequences ({', '.join(f'{s} {n}' for s, n in splits.items())}) in "
               f"{root} ({time.time() - start:.1f} s)")

@@ -44,11 +44,12 @@ def _check_benchmark(benchmark: str) -> None:
 def generate(benchmark: str, root: str | Path, seed: int = 0, *, num_sequences: Optional[int] = None,
              num_frames: Optional[int] = None, width: Optional[int] = None, height: Optional[int] = None,
              names: Optional[Iterable[str]] = None, quality: int = DEFAULT_QUALITY,
-             progress: bool = False) -> dict[str, SequenceTruth]:
+             progress: bool = False, natural_share: float = 0.0) -> dict[str, SequenceTruth]:
     """Write one benchmark under `root` (the folder the benchmark's readers take as root).
 
     `names` picks official sequence names (lasot, lasot_extension_subset, uav, otb, nfs); `num_frames` is ignored
-    by the table benchmarks (uav, otb, nfs) whose lengths are fixed by the official tables.
+    by the table benchmarks (uav, otb, nfs) whose lengths are fixed by the official tables. `natural_share` is the
+    share of sequences drawn with natural-statistics content (lib/synthetic/natural.py) instead of the classic one.
     """
     _check_benchmark(benchmark)
     default_count, default_frames = DEFAULT_SIZES[benchmark]
@@ -61,9 +62,11 @@ def generate(benchmark: str, root: str | Path, seed: int = 0, *, num_sequences: 
         names=tuple(names) if names is not None else None,
         quality=int(quality),
         progress=progress,
+        natural_share=float(natural_share),
     )
-    if plan.num_sequences < 1 or plan.width < 16 or plan.height < 16:
-        raise ValueError(f"need num_sequences >= 1 and images of at least 16x16 pixels, got {plan}")
+    if plan.num_sequences < 1 or plan.width < 16 or plan.height < 16 or not 0 <= plan.natural_share <= 1:
+        raise ValueError(f"need num_sequences >= 1, images of at least 16x16 pixels and a natural share in "
+                         f"[0, 1], got {plan}")
     return WRITERS[benchmark](Path(root), plan)
 
 

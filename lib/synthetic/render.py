@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from lib.synthetic.natural import natural_image, natural_pieces, random_palette
 from lib.synthetic.scene import Scene
 
 __all__ = ["SceneTextures", "make_textures", "render_frame", "render_image", "object_texture", "background_texture"]
@@ -96,8 +97,18 @@ def lookalike(rng: np.random.Generator, texture: np.ndarray) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def make_textures(rng: np.random.Generator, scene: Scene) -> SceneTextures:
+def make_textures(rng: np.random.Generator, scene: Scene, natural: bool = False) -> SceneTextures:
+    """Textures of one sequence; `natural` draws target, look-alikes and background from natural-statistics
+    images (lib/synthetic/natural.py) instead of saturated patterns over soft clutter."""
     m = scene.canvas_margin
+    if natural:
+        size = 2 * _OBJECT_TEXTURE_SIZE
+        palette = random_palette(rng)
+        shared = palette if rng.random() < 0.5 else None  # half the targets are made of the background's colours
+        targets, distractors = natural_pieces(rng, scene.targets.shape[0], size, scene.distractors.shape[0], shared)
+        background = natural_image(rng, scene.height + 2 * m + 1, scene.width + 2 * m + 1, palette)
+        occluder = natural_image(rng, size, size)
+        return SceneTextures(background, targets, distractors, occluder)
     background = background_texture(rng, scene.height + 2 * m + 1, scene.width + 2 * m + 1)
     targets = [object_texture(rng) for _ in range(scene.targets.shape[0])]
     distractors = [lookalike(rng, targets[0]) for _ in range(scene.distractors.shape[0])]

@@ -53,6 +53,7 @@ class Plan:
     names: Optional[tuple[str, ...]]
     quality: int
     progress: bool
+    natural_share: float = 0.0   # share of sequences with natural-statistics content (lib/synthetic/natural.py)
 
 
 @dataclass
@@ -79,9 +80,12 @@ def _rng(seed: int, *keys: str) -> np.random.Generator:
 class _Video:
     """A simulated video: ground truth is available at once, pixels only when written."""
 
-    def __init__(self, seed: int, key: str, num_frames: int, width: int, height: int, num_targets: int = 1):
-        self._seed, self._key = seed, key
-        self.scene = simulate(_rng(seed, key, "scene"), num_frames, width, height, num_targets=num_targets)
+    def __init__(self, plan: Plan, key: str, num_frames: int, num_targets: int = 1):
+        seed = self._seed = plan.seed
+        self._key = key
+        # drawn from its own stream, so the classic sequences stay identical whatever the share
+        self.natural = plan.natural_share > 0 and _rng(seed, key, "content").random() < plan.natural_share
+        self.scene = simulate(_rng(seed, key, "scene"), num_frames, plan.width, plan.height, num_targets=num_targets)
         self.truths = [frame_truth(self.scene, k) for k in range(num_targets)]
 
     @property
@@ -90,7 +94,7 @@ class _Video:
 
     def write_frames(self, folder: Path, file_name: Callable[[int], str], quality: int) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        textures = make_textures(_rng(self._seed, self._key, "textures"), self.scene)
+        textures = make_textures(_rng(self._seed, self._key, "textures"), self.scene, self.natural)
         for t in range(self.num_frames):
             write_image(folder / file_name(t), render_frame(self.scene, textures, t), quality)
 
@@ -189,7 +193,7 @@ def _write_lasot_like(root: Path, plan: Plan, names: Sequence[str], tag: str, sp
     truths = {}
     for name in _progress(names, tag, plan):
         cls = name.rsplit("-", 1)[0]
-        video = _Video(plan.seed, f"{tag}/{name}", n, plan.width, plan.height)
+        video = _Video(plan, f"{tag}/{name}", n)
         tr = video.truths[0]
         side_rng = _rng(plan.seed, tag, name, "annotation")
         gt_text = _box_text(_lasot_boxes(tr, side_rng), "%d")
@@ -272,7 +276,7 @@ def write_got10k(root: Path, plan: Plan) -> dict[str, SequenceTruth]:
         count = plan.num_sequences if split == "train" else small
         names = [f"{prefix}{i:06d}" for i in range(1, count + 1)]
         for name in _progress(names, f"got10k/{split}", plan):
-            video = _Video(plan.seed, f"got10k/{name}", n, plan.width, plan.height)
+            video = _Video(plan, f"got10k/{name}", n)
             tr = video.truths[0]
             meta, obj = _got_meta(_rng(plan.seed, "got10k", name, "meta"), plan, n)
             boxes = np.where(tr.out_of_view[:, None], _stale(tr.boxes, tr.out_of_view), tr.boxes)
@@ -321,7 +325,7 @@ def write_trackingnet(root: Path, plan: Plan) -> dict[str, SequenceTruth]:
     for chunk, count in chunks.items():
         names = _trackingnet_names(plan.seed, count, chunk)
         for name in _progress(names, f"trackingnet/{chunk}", plan):
-            video = _Video(plan.seed, f"trackingnet/{name}", n, plan.width, plan.height)
+            video = _Video(plan, f"trackingnet/{name}", n)
             tr = video.truths[0]
             boxes = np.where(tr.out_of_view[:, None], 0.0, tr.boxes)
             gt_text = _box_text(boxes, "%.2f")
@@ -374,7 +378,7 @@ def write_uav(root: Path, plan: Plan) -> dict[str, SequenceTruth]:
     truths = {}
     for folder, group in _progress(list(_group_by_folder(entries).items()), "uav", plan):
         length = _folder_length(folder, table)
-        video = _Video(plan.seed, f"uav/{folder}", length, plan.width, plan.height)
+        video = _Video(plan, f"uav/{folder}", length)
         tr = video.truths[0]
         boxes = np.where(tr.absent[:, None], np.nan, _round_boxes(tr.boxes))
         texts = {}
@@ -406,7 +410,7 @@ def write_otb(root: Path, plan: Plan) -> dict[str, SequenceTruth]:
     for frames_dir, group in _progress(list(_group_by_folder(entries).items()), "otb", plan):
         users = [e for e in table if e.frames_dir == frames_dir]
         length = _folder_length(frames_dir, table)
-        video = _Video(plan.seed, f"otb/{frames_dir}", length, plan.width, plan.height, num_targets=len(users))
+        video = _Video(plan, f"otb/{frames_dir}", length, num_targets=len(users))
         video_dir = root / frames_dir.split("/")[0]
         delimiter = _OTB_DELIMITERS[zlib.crc32(video_dir.name.encode()) % len(_OTB_DELIMITERS)]
         texts = {}
@@ -435,7 +439,7 @@ def write_nfs(root: Path, plan: Plan) -> dict[str, SequenceTruth]:
     entries = _select_entries(table, plan, (), "NFS")
     truths = {}
     for e in _progress(entries, "nfs", plan):
-        video = _Video(plan.seed, f"nfs/{e.name}", e.num_frames, plan.width, plan.height)
+        video = _Video(plan, f"nfs/{e.name}", e.num_frames)
         tr = video.truths[0]
         text = _box_text(np.where(tr.out_of_view[:, None], 0.0, _round_boxes(tr.boxes)), "%d", "\t")
         anno = root / e.anno_path
@@ -460,7 +464,7 @@ def write_tnl2k(root: Path, plan: Plan) -> dict[str, SequenceTruth]:
     names = [f"synth_{_TNL2K_CLASSES[i % len(_TNL2K_CLASSES)]}_{i + 1:03d}" for i in range(plan.num_sequences)]
     truths = {}
     for name in _progress(names, "tnl2k", plan):
-        video = _Video(plan.seed, f"tnl2k/{name}", n, plan.width, plan.height)
+        video = _Video(plan, f"tnl2k/{name}", n)
         tr = video.truths[0]
         gt_text = _box_text(np.where(tr.out_of_view[:, None], 0.0, _round_boxes(tr.boxes)), "%d")
         cls = name.split("_")[1]

@@ -72,8 +72,22 @@ def test_quickstart_runs_end_to_end_at_minimal_size(tmp_path):
     for name in ("TinyOSTrack", "OpenCV-MIL", "HoldFirstBox"):
         assert name in out.stdout
     assert "$ python tracking/train.py --script ostrack" in out.stdout
-    assert os.path.exists(tmp_path / "test" / "result_plots" / "lasot" / "success_plot.png")
+    for split in ("lasot", "tnl2k"):  # the synthetic split and the real-content (photographs) split
+        assert os.path.exists(tmp_path / "test" / "result_plots" / split / "success_plot.png")
     again = subprocess.run([sys.executable, os.path.join(REPO, "tracking", "quickstart.py"), "--size", "tiny",
                             "--output_dir", str(tmp_path), "--threads", "0"], cwd=REPO, capture_output=True,
                            text=True)
     assert again.returncode == 0 and "already done" in again.stdout
+
+
+def test_quickstart_training_is_deterministic_for_a_seed(env, tmp_path):
+    """Same seed, same data, same environment: the same weights, bit for bit (data workers included)."""
+    weights = []
+    for run in ("a", "b"):
+        tool({**env, "TRACKZOO_SAVE_DIR": str(tmp_path / run)}, "train.py", "--script", "ostrack", "--config",
+             "quickstart", "--mode", "single", "--device", "cpu", "--seed", "3", "--opts", "TRAIN.EPOCH", "1",
+             "DATA.TRAIN.SAMPLE_PER_EPOCH", "32", "TRAIN.NUM_WORKER", "2")
+        path = tmp_path / run / "checkpoints/train/ostrack/quickstart/OSTrack_ep0001.pth.tar"
+        weights.append(torch.load(path, weights_only=True)["net"])
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
