@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from lib.models.layers.fold_bn import fold_batchnorm
 from lib.test.parameter import TrackerParams
 from lib.test.tracker.utils import Preprocessor
 from lib.utils.checkpoint import load_checkpoint, net_state_dict
@@ -82,7 +83,15 @@ def build_network(params: TrackerParams) -> nn.Module:
         if params.family.adapt_state_dict is not None:
             state = params.family.adapt_state_dict(state)
         net.load_state_dict(state, strict=True)
-    return net.to(params.device).eval()
+    return prepare_for_inference(net.to(params.device).eval())
+
+
+def prepare_for_inference(net: nn.Module) -> nn.Module:
+    """Test-time rewrites that keep the outputs (to float rounding) and only apply to a frozen network: fixed
+    BatchNorm folded into the convolutions before it. Training never sees them (the tracker build alone calls
+    this, after the checkpoint is loaded)."""
+    fold_batchnorm(net)
+    return net
 
 
 class NetworkTracker(BaseTracker):
