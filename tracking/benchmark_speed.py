@@ -26,6 +26,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +74,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="auto: wall on a quiet machine, CPU time at 1 thread when busy")
     parser.add_argument("--runs", type=int, default=10, help="timed calls per model and measure (default 10)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls first (default 2)")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the network first (reports the compile time; not with --reference)")
     parser.add_argument("--reference", default=None, metavar="PATH", help="official repository to compare with")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds with --reference (default 5)")
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
@@ -82,6 +85,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         raise UserError("--runs and --rounds must be >= 1, --warmup and --threads >= 0")
     if args.reference and not os.path.isdir(os.path.join(args.reference, "lib")):
         raise MissingPathError(f"--reference {args.reference}: not an official repository (no lib/ folder)")
+    if args.reference and args.compile:
+        raise UserError("--compile and --reference: compare the eager networks (drop --compile)")
     if args.reference and args.device != "cpu":
         raise UserError("--reference compares on the CPU only; drop --device cuda")
     return args
@@ -106,11 +111,12 @@ class ModelResult:
     official: Timing | None = None
     max_abs_diff: float | None = None
     loads: list[LoadSample] = field(default_factory=list)
+    compile_s: float | None = None
 
     def row(self) -> dict[str, Any]:
         row = {"model": self.name, "network_ms": self.network.median_ms, "network_fps": self.network.fps,
                "tracker_ms": self.tracker.median_ms, "tracker_fps": self.tracker.fps,
-               "load1": [round(s.load1, 2) for s in self.loads]}
+               "load1": [round(s.load1, 2) for s in self.loads], "compile_s": self.compile_s}
         if self.official is not None:
             row["official_ms"] = self.official.median_ms
             row["max_abs_diff"] = self.max_abs_diff
@@ -173,6 +179,8 @@ def benchmark_model(name: str, tracker_name: str, config: str, args: argparse.Na
         weights = os.path.join(workdir, "weights.pth.tar")
         steps = bench_steps(build_bench_tracker(tracker_name, config, weights, args.device, args.opts))
         result = ModelResult(name, Timing(clock=clock), Timing(clock=clock))
+        if args.compile:
+            result.compile_s = compile_network(steps, sync)
         for fn in (steps.network, steps.whole):
             time_calls(fn, args.warmup, Timing(), sync)
         official = None
@@ -200,6 +208,16 @@ def benchmark_model(name: str, tracker_name: str, config: str, args: argparse.Na
     return result
 
 
+def compile_network(steps: BenchSteps, sync) -> float:
+    """torch.compile the tracker's search step (its network calls, whatever methods the family uses) in place;
+    returns the seconds of the first (compiling) call."""
+    steps.tracker.forward_search = torch.compile(steps.tracker.forward_search, dynamic=False)
+    start = time.perf_counter()
+    steps.network()
+    sync()
+    return time.perf_counter() - start
+
+
 def format_table(rows: list[dict[str, Any]], clock: str, threads: int, device: str) -> str:
     unit = "CPU ms (1 thread)" if clock == "cpu" else f"wall ms ({threads} threads)" if device == "cpu" else "ms"
     lines = [f"device {device}, {unit}; medians", ""]
@@ -214,7 +232,8 @@ def format_table(rows: list[dict[str, Any]], clock: str, threads: int, device: s
         if reference:
             ratio = f"{r['ratio']:.2f}x" if r["ratio"] is not None else "busy"
             line += f"{r['official_ms']:>13.1f}{ratio:>8}{r['max_abs_diff']:>12.2e}"
-        lines.append(line + "   " + " ".join(f"{v:.2f}" for v in r["load1"]))
+        compiled = f"   compiled in {r['compile_s']:.0f} s" if r["compile_s"] is not None else ""
+        lines.append(line + "   " + " ".join(f"{v:.2f}" for v in r["load1"]) + compiled)
     if reference and any(r["ratio"] is None for r in rows):
         lines.append("ratio 'busy': other work loaded the cores during the measurement; no ratio is reported")
     return "\n".join(lines)

@@ -87,3 +87,12 @@ def test_user_mistakes_end_in_one_error_line(bench, capsys, argv, names):
     assert run_main(bench["main"], argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and names in err[0]
+
+
+@pytest.mark.slow
+def test_compile_flag_reports_the_compile_time(bench, tmp_path):
+    out = tmp_path / "speed.json"
+    assert bench["main"](["--models", "ostrack:tiny", "--runs", "1", "--warmup", "0", "--compile",
+                          "--json", str(out)]) == 0
+    row = json.loads(out.read_text())["rows"][0]
+    assert row["compile_s"] > 0 and row["network_ms"] > 0
