@@ -23,6 +23,7 @@ import _init_paths  # noqa: F401  (puts the repository root on sys.path)
 from lib.config import experiment_file
 from lib.config.node import ConfigError
 from lib.families import UnknownNameError, discover, get_tracker_family, list_trackers
+from lib.utils.cli import UserError
 from lib.utils.device import resolve_device
 
 
@@ -43,6 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runid", type=int, default=None, help="run number: results go to <config>_%%03d")
     parser.add_argument("--debug", type=int, default=0, help="> 0: stop at the first error, trackers may visualise")
     parser.add_argument("--threads", type=int, default=0, help="worker processes (0: run in this process)")
+    parser.add_argument("--batch_sequences", type=int, default=1, metavar="N",
+                        help="track N sequences in lockstep, one forward for their N search crops (default 1)")
     parser.add_argument("--num_gpus", type=int, default=None, help="GPUs to spread workers over (default: all)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda when available")
     parser.add_argument("--checkpoint", default=None, help="weights file instead of the config's TEST.EPOCH one")
@@ -51,6 +54,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--opts", nargs="*", default=[], help="config overrides KEY VALUE ...")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    if args.batch_sequences < 1 or (args.batch_sequences > 1 and args.threads > 0):
+        parser.error("--batch_sequences must be >= 1, and > 1 only without --threads (it runs in this process)")
     name = args.tracker_name_opt or args.tracker_name
     param = args.tracker_param_opt or args.tracker_param
     if param is None and name is not None and args.tracker_name_opt is None:
@@ -122,7 +127,6 @@ def main(argv: list[str] | None = None) -> int:
     from lib.test.evaluation import get_dataset
     from lib.test.evaluation.running import run_dataset
     from lib.test.evaluation.tracker import Tracker
-    from lib.test.parameter import MissingCheckpointError
 
     try:
         device = resolve_device(args.device)
@@ -140,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
           f"device {device}, {args.threads or 'no'} worker processes -> {tracker.results_dir}")
     try:
         summary = run_dataset(dataset, tracker, debug=args.debug, threads=args.threads, num_gpus=num_gpus,
-                              progress=not args.no_progress)
-    except (MissingCheckpointError, ConfigError) as e:
+                              progress=not args.no_progress, batch_sequences=args.batch_sequences)
+    except UserError as e:  # missing checkpoint, config error, unbatchable tracker
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"done {len(summary.done)}, skipped (already done) {len(summary.skipped)}, failed {len(summary.failed)}")

@@ -7,7 +7,7 @@ import torch.nn as nn
 
 from lib.models.layers.candidate_elimination import template_token_mask
 from lib.test.parameter import TrackerParams
-from lib.test.tracker.base import Crop, NetworkTracker
+from lib.test.tracker.base import Crop, NetworkTracker, split_batch
 from lib.test.tracker.utils import hann2d
 
 
@@ -37,6 +37,14 @@ class OSTrackTracker(NetworkTracker):
 
     def forward_search(self, search: Crop) -> dict:
         return self.net(self.template.tensor, search.tensor, ce_template_mask=self.template_mask)
+
+    @classmethod
+    def forward_search_batch(cls, trackers: list["OSTrackTracker"], searches: list[Crop]) -> list[dict]:
+        net = trackers[0].net
+        masks = [t.template_mask for t in trackers]
+        out = net(torch.cat([t.template.tensor for t in trackers]), torch.cat([s.tensor for s in searches]),
+                  ce_template_mask=None if masks[0] is None else torch.cat(masks))
+        return split_batch(out, len(trackers))
 
     def decode_box(self, out: dict, search: Crop) -> tuple[torch.Tensor, dict]:
         response = self.window * out["score_map"]

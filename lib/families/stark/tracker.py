@@ -14,7 +14,7 @@ import torch
 
 from lib.families.stark.model import TokenDict, merge_tokens
 from lib.test.parameter import TrackerParams
-from lib.test.tracker.base import Crop, NetworkTracker
+from lib.test.tracker.base import Crop, NetworkTracker, split_batch
 
 UPDATE_SCORE_THRESHOLD = 0.5
 
@@ -42,6 +42,15 @@ class STARKSTracker(NetworkTracker):
         out, _, _ = self.net.forward_transformer(seq_dict, run_box_head=True, run_cls_head=self.run_cls_head)
         return out
 
+    @classmethod
+    def forward_search_batch(cls, trackers: list["STARKSTracker"], searches: list[Crop]) -> list[dict]:
+        net = trackers[0].net
+        search = net.forward_backbone(torch.cat([s.tensor for s in searches]), torch.cat([s.mask for s in searches]))
+        slots = [stack_tokens([t.templates[i] for t in trackers]) for i in range(len(trackers[0].templates))]
+        out, _, _ = net.forward_transformer(merge_tokens(slots + [search]), run_box_head=True,
+                                            run_cls_head=cls.run_cls_head)
+        return split_batch(out, len(trackers))
+
     def decode_box(self, out: dict[str, torch.Tensor], search: Crop) -> tuple[torch.Tensor, dict]:
         return out["pred_boxes"].reshape(-1, 4).mean(dim=0), {}
 
@@ -68,6 +77,13 @@ class STARKSTTracker(STARKSTracker):
             if self.frame_id % interval == 0:
                 crop = self.crop(image, self.state, self.params.template_factor, self.params.template_size)
                 self.templates[i + 1] = self.encode(crop)
+
+
+def stack_tokens(token_dicts: list[TokenDict]) -> TokenDict:
+    """Token dicts of single crops -> one batch (feat/pos are (HW, B, C), mask (B, HW))."""
+    return {"feat": torch.cat([d["feat"] for d in token_dicts], dim=1),
+            "mask": torch.cat([d["mask"] for d in token_dicts], dim=0),
+            "pos": torch.cat([d["pos"] for d in token_dicts], dim=1)}
 
 
 def update_intervals(cfg, dataset_name: str) -> list[int]:

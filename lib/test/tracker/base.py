@@ -70,6 +70,21 @@ def load_network(params: TrackerParams) -> nn.Module:
     return _network_cache[key]
 
 
+def split_batch(out: Any, batch: int) -> list[Any]:
+    """A batched network output -> one output per sample, each keeping a batch dimension of 1. Tensors whose
+    first dimension is `batch` are sliced; other values are shared."""
+    def pick(value: Any, i: int) -> Any:
+        if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == batch:
+            return value[i:i + 1]
+        if isinstance(value, dict):
+            return {k: pick(v, i) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(pick(v, i) for v in value)
+        return value
+
+    return [pick(out, i) for i in range(batch)]
+
+
 def clear_network_cache() -> None:
     _network_cache.clear()
 
@@ -133,18 +148,36 @@ class NetworkTracker(BaseTracker):
         return None
 
     def track(self, image: np.ndarray, info: dict | None = None) -> dict:
+        search = self.next_search(image)
+        with torch.inference_mode():
+            return self.finish_frame(image, search, self.forward_search(search))
+
+    def next_search(self, image: np.ndarray) -> Crop:
+        """Start a frame: the search crop around the previous box."""
         self.frame_id += 1
+        return self.crop(image, self.state, self.params.search_factor, self.params.search_size)
+
+    def finish_frame(self, image: np.ndarray, search: Crop, out: Any) -> dict:
+        """End a frame from the network output of `search` (run under torch.inference_mode)."""
         height, width = image.shape[:2]
         size = self.params.search_size
-        search = self.crop(image, self.state, self.params.search_factor, size)
-        with torch.inference_mode():
-            out = self.forward_search(search)
-            box, extras = self.decode_box(out, search)
-            box_px = [float(v) * size for v in torch.as_tensor(box).flatten().tolist()]
-            self.state = clip_box(map_box_back(box_px, self.state, search.resize_factor, size),
-                                  height, width, margin=self.clip_margin)
-            self.update_templates(image, out, extras)
+        box, extras = self.decode_box(out, search)
+        box_px = [float(v) * size for v in torch.as_tensor(box).flatten().tolist()]
+        self.state = clip_box(map_box_back(box_px, self.state, search.resize_factor, size),
+                              height, width, margin=self.clip_margin)
+        self.update_templates(image, out, extras)
         return {"target_bbox": list(self.state), **extras}
+
+    @classmethod
+    def forward_search_batch(cls, trackers: list["NetworkTracker"], searches: list[Crop]) -> list[Any]:
+        """Optional: one forward for the search crops of several trackers of this class (each following its own
+        sequence, sharing one network), returning what `forward_search` would return for each. Batched
+        evaluation (lib/test/evaluation/batched.py) needs it."""
+        raise NotImplementedError(f"{cls.__name__} has no batched forward")
+
+    @classmethod
+    def supports_batching(cls) -> bool:
+        return cls.forward_search_batch.__func__ is not NetworkTracker.forward_search_batch.__func__
 
     def encode_template(self, template: Crop, info: dict) -> None:
         self.template = template
