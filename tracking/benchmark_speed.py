@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+from lib.test.tracker.accel import DTYPES, accelerate
 from lib.test.tracker.speed import (BenchSteps, LoadSample, Timing, bench_steps, build_bench_tracker,
                                     ratio_allowed, sample_load, synchronizer, time_calls)
 from lib.utils.cli import UserError, run_main
@@ -74,6 +75,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="auto: wall on a quiet machine, CPU time at 1 thread when busy")
     parser.add_argument("--runs", type=int, default=10, help="timed calls per model and measure (default 10)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls first (default 2)")
+    parser.add_argument("--dtype", choices=list(DTYPES), default="fp32", help="fp16/bf16: the step under autocast")
+    parser.add_argument("--cuda_graph", action="store_true", help="replay the step as a CUDA graph (--device cuda)")
+    parser.add_argument("--batch", type=int, default=1,
+                        help="also time one batched forward of N search crops (as test.py --batch_sequences N)")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the network first (reports the compile time; not with --reference)")
     parser.add_argument("--reference", default=None, metavar="PATH", help="official repository to compare with")
@@ -81,12 +86,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
     parser.add_argument("--opts", nargs="*", default=[], help="config overrides KEY VALUE ... for every model")
     args = parser.parse_args(argv)
-    if args.runs < 1 or args.warmup < 0 or args.rounds < 1 or args.threads < 0:
-        raise UserError("--runs and --rounds must be >= 1, --warmup and --threads >= 0")
+    if args.runs < 1 or args.warmup < 0 or args.rounds < 1 or args.threads < 0 or args.batch < 1:
+        raise UserError("--runs, --rounds and --batch must be >= 1, --warmup and --threads >= 0")
     if args.reference and not os.path.isdir(os.path.join(args.reference, "lib")):
         raise MissingPathError(f"--reference {args.reference}: not an official repository (no lib/ folder)")
-    if args.reference and args.compile:
-        raise UserError("--compile and --reference: compare the eager networks (drop --compile)")
+    if args.reference and (args.compile or args.cuda_graph or args.dtype != "fp32"):
+        raise UserError("--reference compares the eager fp32 networks: drop --compile, --cuda_graph and --dtype")
     if args.reference and args.device != "cpu":
         raise UserError("--reference compares on the CPU only; drop --device cuda")
     return args
@@ -112,11 +117,17 @@ class ModelResult:
     max_abs_diff: float | None = None
     loads: list[LoadSample] = field(default_factory=list)
     compile_s: float | None = None
+    batched: Timing | None = None
+    batch: int = 1
 
     def row(self) -> dict[str, Any]:
         row = {"model": self.name, "network_ms": self.network.median_ms, "network_fps": self.network.fps,
                "tracker_ms": self.tracker.median_ms, "tracker_fps": self.tracker.fps,
                "load1": [round(s.load1, 2) for s in self.loads], "compile_s": self.compile_s}
+        if self.batched is not None:
+            row["batch"] = self.batch
+            row["batched_ms"] = self.batched.median_ms
+            row["batched_frames_per_s"] = self.batch * self.batched.fps
         if self.official is not None:
             row["official_ms"] = self.official.median_ms
             row["max_abs_diff"] = self.max_abs_diff
@@ -177,7 +188,8 @@ def benchmark_model(name: str, tracker_name: str, config: str, args: argparse.Na
     sync = synchronizer(args.device)
     with tempfile.TemporaryDirectory(prefix="benchmark_speed_") as workdir:
         weights = os.path.join(workdir, "weights.pth.tar")
-        steps = bench_steps(build_bench_tracker(tracker_name, config, weights, args.device, args.opts))
+        tracker = build_bench_tracker(tracker_name, config, weights, args.device, args.opts)
+        steps = bench_steps(accelerate(tracker, args.dtype, args.cuda_graph))
         result = ModelResult(name, Timing(clock=clock), Timing(clock=clock))
         if args.compile:
             result.compile_s = compile_network(steps, sync)
@@ -201,6 +213,10 @@ def benchmark_model(name: str, tracker_name: str, config: str, args: argparse.Na
                 if official and not index % 2:
                     official.run(per_round, result.official)
             time_calls(steps.whole, args.runs, result.tracker, sync)
+            if args.batch > 1:
+                result.batch, result.batched = args.batch, Timing(clock=clock)
+                time_calls(lambda: steps.network_batch(args.batch), args.warmup, Timing(), sync)
+                time_calls(lambda: steps.network_batch(args.batch), args.runs, result.batched, sync)
             result.loads.append(sample_load(threads))
         finally:
             if official:
@@ -234,6 +250,8 @@ def format_table(rows: list[dict[str, Any]], clock: str, threads: int, device: s
             line += f"{r['official_ms']:>13.1f}{ratio:>8}{r['max_abs_diff']:>12.2e}"
         compiled = f"   compiled in {r['compile_s']:.0f} s" if r["compile_s"] is not None else ""
         lines.append(line + "   " + " ".join(f"{v:.2f}" for v in r["load1"]) + compiled)
+    lines += [f"{r['model']}: batch of {r['batch']} search crops {r['batched_ms']:.1f} ms -> "
+              f"{r['batched_frames_per_s']:.1f} frames/s" for r in rows if "batched_ms" in r]
     if reference and any(r["ratio"] is None for r in rows):
         lines.append("ratio 'busy': other work loaded the cores during the measurement; no ratio is reported")
     return "\n".join(lines)
@@ -255,8 +273,10 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(benchmark_model(name, tracker_name, config, args, clock, threads).row())
         print(f"  {name}: network {rows[-1]['network_ms']:.1f} ms", flush=True)
     print(format_table(rows, clock, threads, args.device))
+    if args.device == "cuda":
+        print(f"GPU: {torch.cuda.get_device_name()}, dtype {args.dtype}, CUDA graph {args.cuda_graph}")
     if args.json:
-        report = {"device": args.device, "clock": clock, "threads": threads, "start_load1": start_load.load1,
+        report = {"device": args.device, "dtype": args.dtype, "cuda_graph": args.cuda_graph, "clock": clock, "threads": threads, "start_load1": start_load.load1,
                   "cores": start_load.cores, "torch": torch.__version__, "rows": rows}
         atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
     return 0

@@ -35,8 +35,12 @@ class OSTrackTracker(NetworkTracker):
                                                      template.tensor.device,
                                                      template_box_in_crop(template, size).to(template.tensor.device))
 
-    def forward_search(self, search: Crop) -> dict:
-        return self.net(self.template.tensor, search.tensor, ce_template_mask=self.template_mask)
+    def search_tensors(self, search: Crop) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        return self.template.tensor, search.tensor, self.template_mask
+
+    def forward_tensors(self, template: torch.Tensor, search: torch.Tensor, template_mask: torch.Tensor | None
+                        ) -> dict:
+        return self.net(template, search, ce_template_mask=template_mask)
 
     @classmethod
     def forward_search_batch(cls, trackers: list["OSTrackTracker"], searches: list[Crop]) -> list[dict]:

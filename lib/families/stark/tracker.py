@@ -17,6 +17,7 @@ from lib.test.parameter import TrackerParams
 from lib.test.tracker.base import Crop, NetworkTracker, split_batch
 
 UPDATE_SCORE_THRESHOLD = 0.5
+TOKEN_KEYS = ("feat", "mask", "pos")
 
 
 class STARKSTracker(NetworkTracker):
@@ -37,8 +38,14 @@ class STARKSTracker(NetworkTracker):
     def encode_template(self, template: Crop, info: dict) -> None:
         self.templates = [self.encode(template)]
 
-    def forward_search(self, search: Crop) -> dict[str, torch.Tensor]:
-        seq_dict = merge_tokens(self.templates + [self.encode(search)])
+    def search_tensors(self, search: Crop) -> tuple[torch.Tensor, ...]:
+        return (search.tensor, search.mask, *(d[k] for d in self.templates for k in TOKEN_KEYS))
+
+    def forward_tensors(self, image: torch.Tensor, mask: torch.Tensor, *template_tokens: torch.Tensor
+                        ) -> dict[str, torch.Tensor]:
+        templates = [dict(zip(TOKEN_KEYS, template_tokens[i:i + len(TOKEN_KEYS)]))
+                     for i in range(0, len(template_tokens), len(TOKEN_KEYS))]
+        seq_dict = merge_tokens(templates + [self.net.forward_backbone(image, mask)])
         out, _, _ = self.net.forward_transformer(seq_dict, run_box_head=True, run_cls_head=self.run_cls_head)
         return out
 

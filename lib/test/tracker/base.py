@@ -183,7 +183,17 @@ class NetworkTracker(BaseTracker):
         self.template = template
 
     def forward_search(self, search: Crop) -> Any:
-        raise NotImplementedError
+        """Default: `forward_tensors` on `search_tensors` (families that declare those two need nothing else)."""
+        return self.forward_tensors(*self.search_tensors(search))
+
+    def search_tensors(self, search: Crop) -> tuple[torch.Tensor | None, ...]:
+        """Every tensor the search forward reads (the crop and the template state), so that a captured step
+        (CUDA graph, see lib/test/tracker/accel.py) can be replayed on new values."""
+        raise NotImplementedError(f"{type(self).__name__} declares no search_tensors")
+
+    def forward_tensors(self, *tensors: torch.Tensor | None) -> Any:
+        """The search forward from `search_tensors(search)` alone."""
+        raise NotImplementedError(f"{type(self).__name__} declares no forward_tensors")
 
     def decode_box(self, out: Any, search: Crop) -> tuple[torch.Tensor | list[float], dict]:
         raise NotImplementedError

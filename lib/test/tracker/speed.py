@@ -116,6 +116,11 @@ class BenchSteps:
         with torch.inference_mode():
             return self.tracker.forward_search(self.search)
 
+    def network_batch(self, batch: int) -> list:
+        """One batched forward of `batch` copies of the search crop (what batched evaluation runs per frame)."""
+        with torch.inference_mode():
+            return type(self.tracker).forward_search_batch([self.tracker] * batch, [self.search] * batch)
+
     def whole(self) -> dict:
         self.tracker.state = list(INIT_BOX)
         self.tracker.frame_id = 0  # no template update during timing
