@@ -1,17 +1,18 @@
 """The OSTrack network: one-stream ViT `backbone` + center `box_head` (the official top-level names)."""
 from __future__ import annotations
 
-import logging
-
 import torch
 import torch.nn as nn
 
 from lib.config.node import CfgNode, ConfigError
+from lib.models.backbones.layout import ViTLayout
 from lib.models.backbones.pretrained import load_pretrained_vit, resolve_pretrained_file
 from lib.models.backbones.vit import OneStreamViT, build_one_stream_vit
 from lib.models.heads.center import CenterPredictor
 
-logger = logging.getLogger(__name__)
+# One template before the search crop, separate template / search position tables derived from the stored
+# 224-px grid, and a cls token kept only so the released checkpoints load strictly.
+OSTRACK_LAYOUT = ViTLayout(num_templates=1, search_first=False, cls_token="stored", pos_embed="separate")
 
 
 class OSTrack(nn.Module):
@@ -68,7 +69,7 @@ def build_ostrack(cfg: CfgNode, training: bool, pretrained_folder: str | None = 
     backbone_cfg = cfg.MODEL.BACKBONE
     backbone = build_one_stream_vit(backbone_cfg.TYPE, cfg.DATA.TEMPLATE.SIZE, cfg.DATA.SEARCH.SIZE,
                                     drop_path_rate=cfg.TRAIN.DROP_PATH_RATE, ce_loc=backbone_cfg.CE_LOC,
-                                    ce_keep_ratio=backbone_cfg.CE_KEEP_RATIO)
+                                    ce_keep_ratio=backbone_cfg.CE_KEEP_RATIO, layout=OSTRACK_LAYOUT)
     if backbone_cfg.STRIDE != backbone.patch_size:
         raise ConfigError(f"MODEL.BACKBONE.STRIDE = {backbone_cfg.STRIDE} differs from the patch size "
                           f"{backbone.patch_size} of '{backbone_cfg.TYPE}'")
@@ -77,8 +78,7 @@ def build_ostrack(cfg: CfgNode, training: bool, pretrained_folder: str | None = 
             from lib.utils.env import env_settings
 
             pretrained_folder = env_settings().pretrained_networks
-        report = load_pretrained_vit(backbone, resolve_pretrained_file(cfg.MODEL.PRETRAIN_FILE, pretrained_folder))
-        logger.info("backbone pre-training: %d tensors from %s", len(report.loaded), report.path)
+        load_pretrained_vit(backbone, resolve_pretrained_file(cfg.MODEL.PRETRAIN_FILE, pretrained_folder))
     head = CenterPredictor(inplanes=backbone.embed_dim, channel=cfg.MODEL.HEAD.NUM_CHANNELS,
                            feat_sz=cfg.DATA.SEARCH.SIZE // backbone_cfg.STRIDE, stride=backbone_cfg.STRIDE,
                            score_prior=cfg.MODEL.HEAD.SCORE_PRIOR)

@@ -1,9 +1,12 @@
-"""Load pre-trained ViT weights (MAE release or a timm state dict) from a local file into a one-stream ViT.
+"""Load pre-trained weights (MAE ViT-B/L, MAE HiViT-B, or a timm state dict) from a local file into a layout
+backbone (lib/models/backbones/layout.py).
 
 Accepted files: a dict with the weights under 'model' (how MAE releases its checkpoints) or 'state_dict', or the
 state dict itself. Keys are matched by name, after dropping a 'module.' or 'encoder.' prefix; the classifier
-and MAE decoder entries are ignored. A position embedding on another grid is resized bicubically, and the
-backbone's template/search position embeddings are then derived from the loaded one.
+and MAE decoder entries are ignored. The file's pre-training position table (`pos_embed` of a ViT, with or without
+a cls slot; `absolute_pos_embed` of HiViT) on any grid is mapped onto the position parameters the backbone's layout
+declares: the stored pre-training grid and separate template / search tables, or one joint table; a cls slot is
+kept, dropped or added as the layout needs. The returned report lists what was loaded, missing and ignored.
 """
 from __future__ import annotations
 
@@ -12,24 +15,31 @@ import os
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn as nn
 
-from lib.models.backbones.vit import resize_grid_embedding
+from lib.models.backbones.layout import OneStreamBackbone
 
 logger = logging.getLogger(__name__)
 
 _WRAPPER_KEYS = ("model", "state_dict")
 _PREFIXES = ("module.", "encoder.")
-# Derived from pos_embed after loading, never taken from a file.
-_DERIVED = ("pos_embed_z", "pos_embed_x")
 
 
 @dataclass
 class LoadReport:
+    """loaded: backbone entries set from the file (position tables included, derived from `position_source`);
+    missing: backbone entries the file did not set; ignored: file entries not used."""
     path: str
     loaded: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    position_source: str | None = None
+
+    def summary(self) -> str:
+        source = f"position tables from '{self.position_source}'" if self.position_source else \
+            "no position table in the file"
+        return (f"loaded {len(self.loaded)} pre-trained tensors from {self.path} ({source}); missing "
+                f"{self.missing}; ignored {len(self.ignored)}: {self.ignored[:8]}"
+                f"{' ...' if len(self.ignored) > 8 else ''}")
 
 
 def resolve_pretrained_file(name: str, folder: str) -> str:
@@ -71,8 +81,9 @@ def read_state_dict(path: str) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_pretrained_vit(backbone: nn.Module, path: str) -> LoadReport:
-    """Copy matching weights from `path` into `backbone` (a OneStreamViT), then derive its crop pos-embeds.
+def load_pretrained_vit(backbone: OneStreamBackbone, path: str) -> LoadReport:
+    """Copy matching weights from `path` into a layout backbone (ViT or HiViT) and map the file's pre-training
+    position table onto the crops its layout declares (`OneStreamBackbone.position_embeddings_from`).
 
     Raises when the file shares no weight with the backbone or when a shared weight has another shape, since
     either means the wrong file.
@@ -80,39 +91,30 @@ def load_pretrained_vit(backbone: nn.Module, path: str) -> LoadReport:
     state = read_state_dict(path)
     own = backbone.state_dict()
     report = LoadReport(path)
-    if "pos_embed" in state:
-        state["pos_embed"] = _fit_pos_embed(state["pos_embed"], own["pos_embed"], path)
+    positions = set(backbone.position_parameter_names())
     usable = {}
+    table = state.pop(backbone.pretrain_table_name, None)
+    if table is not None:
+        if table.dim() != 3 or table.shape[-1] != backbone.embed_dim:
+            raise ValueError(f"{path}: '{backbone.pretrain_table_name}' has shape {tuple(table.shape)}, the "
+                             f"backbone expects (1, tokens, {backbone.embed_dim})")
+        usable.update(backbone.position_embeddings_from(table))
+        report.position_source = backbone.pretrain_table_name
+    shared = 0
     for key, value in state.items():
-        if key not in own or key in _DERIVED:
+        if key not in own or key in positions:
             report.ignored.append(key)
         elif value.shape != own[key].shape:
             raise ValueError(f"{path}: '{key}' has shape {tuple(value.shape)}, the backbone expects "
                              f"{tuple(own[key].shape)}")
         else:
             usable[key] = value
-    if not usable:
+            shared += 1
+    if not shared:
         raise ValueError(f"{path} shares no weight with the backbone (file keys start with "
                          f"{sorted(state)[:5]}); is it a ViT checkpoint?")
     backbone.load_state_dict(usable, strict=False)
     report.loaded = sorted(usable)
-    report.missing = sorted(k for k in own if k not in usable and k not in _DERIVED)
-    backbone.reset_crop_pos_embeds_()
-    logger.info("loaded %d pre-trained tensors from %s; missing %s; ignored %d", len(report.loaded), path,
-                report.missing, len(report.ignored))
+    report.missing = sorted(k for k in own if k not in usable)
+    logger.info("%s", report.summary())
     return report
-
-
-def _fit_pos_embed(pos_embed: torch.Tensor, target: torch.Tensor, path: str) -> torch.Tensor:
-    """Resize a (1, [cls +] g*g, C) position embedding to the target's grid, keeping or adding the cls slot."""
-    if pos_embed.shape == target.shape:
-        return pos_embed
-    if pos_embed.dim() != 3 or pos_embed.shape[-1] != target.shape[-1]:
-        raise ValueError(f"{path}: 'pos_embed' has shape {tuple(pos_embed.shape)}, the backbone expects "
-                         f"{tuple(target.shape)}")
-    num = pos_embed.shape[1]
-    prefix = 0 if int(round(num ** 0.5)) ** 2 == num else 1
-    cls = pos_embed[:, :1] if prefix else target[:, :1].to(pos_embed.dtype)
-    side = int(round((target.shape[1] - 1) ** 0.5))
-    grid = resize_grid_embedding(pos_embed[:, prefix:].float(), (side, side)).to(pos_embed.dtype)
-    return torch.cat([cls, grid], dim=1)

@@ -1,10 +1,16 @@
 """One-stream ViT: template and search patches share one timm ViT, with optional candidate elimination.
 
 Parameter names follow timm's VisionTransformer (`patch_embed.proj`, `blocks.N.{norm1,attn.qkv,attn.proj,norm2,
-mlp.fc1,mlp.fc2}`, `norm`, `cls_token`, `pos_embed`), so MAE/timm ViT checkpoints load by name. `pos_embed` keeps
-the pre-training grid (224 / 16 = 14 x 14, plus the cls slot); the template and search crops get their own
-learnable position embeddings `pos_embed_z` / `pos_embed_x`, initialised by bicubic resizing of that grid. The
-cls token is not part of the sequence; it stays as a parameter so released checkpoints load strictly.
+mlp.fc1,mlp.fc2}`, `norm`, `cls_token`, `pos_embed`), so MAE/timm ViT checkpoints load by name. How the crops form
+the token sequence is declared by a `ViTLayout` (see lib/models/backbones/layout.py):
+
+    OSTrack:   build_one_stream_vit("vit_base_patch16_224_ce", 128, 256, layout=ViTLayout(cls_token="stored"))
+    SeqTrack:  ViTLayout(num_templates=2, search_first=True, pos_embed="joint", pos_align_corners=True)
+    two templates, search first, RGB + depth / thermal / event in one 6-channel patch embedding:
+               ViTLayout(num_templates=2, search_first=True, in_chans=6)
+
+and then `backbone([z1, z2], x)` returns the tokens in layout order; `backbone.search_tokens(feat)` picks the search
+crop's tokens out of them.
 """
 from __future__ import annotations
 
@@ -14,10 +20,10 @@ from typing import Callable, Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-from timm.layers import PatchEmbed, trunc_normal_
+from timm.layers import PatchEmbed
 
-from lib.models.layers.candidate_elimination import CEBlock, restore_search_tokens
+from lib.models.backbones.layout import OneStreamBackbone, ViTLayout, check_candidate_elimination
+from lib.models.layers.candidate_elimination import CEBlock
 
 
 @dataclass(frozen=True)
@@ -47,47 +53,26 @@ def vit_variant(name: str) -> VitVariant:
         raise KeyError(f"unknown ViT backbone type '{name}'; valid: {', '.join(sorted(VIT_VARIANTS))}") from None
 
 
-def resize_grid_embedding(grid: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bicubically resize square-grid token embeddings (1, g*g, C) to (1, h*w, C)."""
-    side = int(round(grid.shape[1] ** 0.5))
-    if side * side != grid.shape[1]:
-        raise ValueError(f"position embedding of {grid.shape[1]} tokens is not a square grid")
-    image = grid.transpose(1, 2).reshape(1, grid.shape[2], side, side)
-    image = F.interpolate(image, size=size, mode="bicubic", align_corners=False)
-    return image.flatten(2).transpose(1, 2)
-
-
-class OneStreamViT(nn.Module):
-    """Joint feature extraction and relation modelling of a template and a search crop.
+class OneStreamViT(OneStreamBackbone):
+    """Joint feature extraction and relation modelling of template and search crops, arranged by a `ViTLayout`.
 
     ce_loc / ce_keep_ratio: 0-based block indices that eliminate candidates, and their keep ratios.
-    block_layer: builds each block from CEBlock's arguments (a subclass may add modules, e.g. adapters).
+    block_layer: builds each block from CEBlock's arguments (a subclass may add modules, e.g. per-stream adapters:
+    blocks are called with `stream=<index>`).
     """
 
     def __init__(self, template_size: int, search_size: int, patch_size: int = 16, embed_dim: int = 768,
                  depth: int = 12, num_heads: int = 12, mlp_ratio: float = 4.0, qkv_bias: bool = True,
                  drop_rate: float = 0.0, attn_drop_rate: float = 0.0, drop_path_rate: float = 0.0,
                  ce_loc: Sequence[int] = (), ce_keep_ratio: Sequence[float] = (), pretrain_img_size: int = 224,
-                 in_chans: int = 3, block_layer: Callable[..., CEBlock] = CEBlock):
-        super().__init__()
-        _check_ce(ce_loc, ce_keep_ratio, depth)
-        for name, size in (("template", template_size), ("search", search_size)):
-            if size % patch_size:
-                raise ValueError(f"{name} size {size} is not a multiple of the patch size {patch_size}")
-        self.patch_size = patch_size
-        self.embed_dim = embed_dim
-        self.template_grid = (template_size // patch_size,) * 2
-        self.search_grid = (search_size // patch_size,) * 2
-        self.pretrain_grid = (pretrain_img_size // patch_size,) * 2
+                 layout: ViTLayout = ViTLayout(), block_layer: Callable[..., CEBlock] = CEBlock):
+        super().__init__(layout, template_size, search_size, patch_size, embed_dim, pretrain_img_size, drop_rate)
+        check_candidate_elimination(ce_loc, ce_keep_ratio, depth, layout)
         self.ce_loc = tuple(ce_loc)
         norm_layer = partial(nn.LayerNorm, eps=1e-6)
-
-        self.patch_embed = PatchEmbed(img_size=None, patch_size=patch_size, in_chans=in_chans, embed_dim=embed_dim)
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
-        self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.pretrain_grid[0] * self.pretrain_grid[1], embed_dim))
-        self.pos_embed_z = nn.Parameter(torch.zeros(1, self.template_grid[0] * self.template_grid[1], embed_dim))
-        self.pos_embed_x = nn.Parameter(torch.zeros(1, self.search_grid[0] * self.search_grid[1], embed_dim))
-        self.pos_drop = nn.Dropout(drop_rate)
+        stream_chans = layout.in_chans // layout.streams
+        self.patch_embed = PatchEmbed(img_size=None, patch_size=patch_size, in_chans=stream_chans,
+                                      embed_dim=embed_dim)
         keep = dict(zip(ce_loc, ce_keep_ratio))
         drop_path = torch.linspace(0, drop_path_rate, depth, device="cpu").tolist()
         self.blocks = nn.ModuleList(
@@ -96,74 +81,27 @@ class OneStreamViT(nn.Module):
                         norm_layer=norm_layer, act_layer=nn.GELU)
             for i in range(depth))
         self.norm = norm_layer(embed_dim)
+        if layout.streams > 1:
+            if layout.streams != 2:
+                raise ValueError(f"a ViT takes one or two input streams, the layout declares {layout.streams}")
+            self.patch_embed_multimodal = PatchEmbed(img_size=None, patch_size=patch_size, in_chans=stream_chans,
+                                                     embed_dim=embed_dim)
         self.init_weights()
 
-    def init_weights(self) -> None:
-        """timm's default ViT init, then the crop position embeddings from the (random) pre-training grid."""
-        trunc_normal_(self.pos_embed, std=0.02)
-        trunc_normal_(self.cls_token, std=0.02)
-        self.apply(_init_layer)
-        self.reset_crop_pos_embeds_()
+    def patch_tokens(self, image: torch.Tensor, stream: int = 0) -> torch.Tensor:
+        return (self.patch_embed_multimodal if stream else self.patch_embed)(image)
 
-    @torch.no_grad()
-    def reset_crop_pos_embeds_(self) -> None:
-        """Set pos_embed_z / pos_embed_x from pos_embed (without its cls slot); call after loading pre-training."""
-        grid = self.pos_embed[:, 1:]
-        self.pos_embed_z.copy_(resize_grid_embedding(grid, self.template_grid))
-        self.pos_embed_x.copy_(resize_grid_embedding(grid, self.search_grid))
+    def transformer_blocks(self) -> nn.ModuleList:
+        return self.blocks
 
-    def embed(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Patch tokens with position embeddings, template first: (B, L_t + L_s, C)."""
-        z = self.patch_embed(z) + self.pos_embed_z
-        x = self.patch_embed(x) + self.pos_embed_x
-        return self.pos_drop(torch.cat([z, x], dim=1))
-
-    def forward(self, z: torch.Tensor, x: torch.Tensor, template_mask: torch.Tensor | None = None,
-                keep_ratio: float | None = None) -> tuple[torch.Tensor, dict]:
-        """z, x: (B, 3, H, W) crops. template_mask: (B, L_t) bool tokens that score search tokens (None: all).
-        keep_ratio: overrides the CE blocks' ratio (training warm-up).
-
-        Returns (B, L_t + L_s, C) normalised tokens (eliminated search positions are zeros) and
-        {"removed_indexes_s": per CE block, the (B, n) grid indices it removed}.
-        """
-        tokens = self.embed(z, x)
-        num_template, num_search = self.pos_embed_z.shape[1], self.pos_embed_x.shape[1]
-        global_index = torch.arange(num_search, device=tokens.device).expand(tokens.shape[0], -1)
-        removed_indexes = []
-        for block in self.blocks:
-            tokens, global_index, removed = block(tokens, num_template, global_index, template_mask, keep_ratio)
-            if removed is not None:
-                removed_indexes.append(removed)
-        tokens = self.norm(tokens)
-        search = tokens[:, num_template:]
-        if removed_indexes:
-            search = restore_search_tokens(search, global_index, num_search)
-        return torch.cat([tokens[:, :num_template], search], dim=1), {"removed_indexes_s": removed_indexes}
-
-
-def _check_ce(ce_loc: Sequence[int], ce_keep_ratio: Sequence[float], depth: int) -> None:
-    if len(ce_loc) != len(ce_keep_ratio):
-        raise ValueError(f"CE layers {list(ce_loc)} and keep ratios {list(ce_keep_ratio)} differ in length")
-    bad = [i for i in ce_loc if not 0 <= i < depth]
-    if bad:
-        raise ValueError(f"CE layers {bad} outside the {depth} blocks")
-    if any(not 0 < r <= 1 for r in ce_keep_ratio):
-        raise ValueError(f"CE keep ratios must be in (0, 1], got {list(ce_keep_ratio)}")
-
-
-def _init_layer(module: nn.Module) -> None:
-    if isinstance(module, nn.Linear):
-        trunc_normal_(module.weight, std=0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.LayerNorm):
-        nn.init.ones_(module.weight)
-        nn.init.zeros_(module.bias)
+    def final_norm(self) -> nn.Module:
+        return self.norm
 
 
 def build_one_stream_vit(variant: str, template_size: int, search_size: int, drop_path_rate: float = 0.0,
                          ce_loc: Sequence[int] = (), ce_keep_ratio: Sequence[float] = (),
-                         block_layer: Callable[..., CEBlock] = CEBlock) -> OneStreamViT:
+                         layout: ViTLayout = ViTLayout(), block_layer: Callable[..., CEBlock] = CEBlock
+                         ) -> OneStreamViT:
     """A named variant at the given crop sizes (pre-trained weights are loaded separately)."""
     spec = vit_variant(variant)
     if ce_loc and not spec.candidate_elimination:
@@ -171,5 +109,5 @@ def build_one_stream_vit(variant: str, template_size: int, search_size: int, dro
                          f"set; use the '_ce' variant or an empty CE_LOC")
     return OneStreamViT(template_size, search_size, patch_size=spec.patch_size, embed_dim=spec.embed_dim,
                         depth=spec.depth, num_heads=spec.num_heads, mlp_ratio=spec.mlp_ratio,
-                        drop_path_rate=drop_path_rate, ce_loc=ce_loc, ce_keep_ratio=ce_keep_ratio,
+                        drop_path_rate=drop_path_rate, ce_loc=ce_loc, ce_keep_ratio=ce_keep_ratio, layout=layout,
                         block_layer=block_layer)

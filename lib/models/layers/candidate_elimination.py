@@ -116,9 +116,10 @@ class CEBlock(Block):
         return self.keep_ratio if keep_ratio is None else keep_ratio
 
     def forward(self, x: torch.Tensor, num_template: int, global_index: torch.Tensor,
-                template_mask: torch.Tensor | None = None, keep_ratio: float | None = None
+                template_mask: torch.Tensor | None = None, keep_ratio: float | None = None, stream: int = 0
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """x: (B, L_t + L_s, C) template tokens first. Returns (x, global_index, removed_index or None)."""
+        """x: (B, L_t + L_s, C) template tokens first. stream: the input stream the tokens come from (this block
+        treats all alike; a subclass may apply per-stream adapters). Returns (x, global_index, removed or None)."""
         ratio = self.active_keep_ratio(keep_ratio)
         if ratio >= 1:
             return super().forward(x), global_index, None

@@ -5,10 +5,16 @@ DETR-based trackers: sequence-first tensors (L, B, C), `nn.MultiheadAttention` (
 post-norm by default, no final encoder norm in post-norm mode, a final decoder LayerNorm, decoder input = zeros
 with the object queries as positions, and optional cosine ("divide norm") attention. Submodule names match those
 checkpoints.
+
+The decoder also serves autoregressive decoders (SeqTrack): `tgt_mask` masks its self-attention (`causal_mask`), and a
+`DecoderCache` lets it decode a few positions at a time, each layer keeping the self-attention key and value inputs
+of the positions already decoded, so earlier positions are not recomputed. Cached decoding is causal by
+construction and gives the outputs of a full decoding under the causal mask.
 """
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
@@ -26,6 +32,33 @@ def _activation(name: str):
 
 def _with_pos(x: torch.Tensor, pos: torch.Tensor | None) -> torch.Tensor:
     return x if pos is None else x + pos
+
+
+def causal_mask(length: int, past: int = 0, device: torch.device | str | None = None) -> torch.Tensor:
+    """(length, past + length) bool mask, True where query i (at position past + i) may not see key j > past + i."""
+    keys = torch.arange(past + length, device=device)
+    queries = torch.arange(past, past + length, device=device)
+    return keys.unsqueeze(0) > queries.unsqueeze(1)
+
+
+@dataclass
+class LayerCache:
+    """One decoder layer's self-attention key input (positions and cosine scaling applied) and value input,
+    (L_decoded, B, C)."""
+    keys: torch.Tensor | None = None
+    values: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return 0 if self.keys is None else self.keys.shape[0]
+
+
+@dataclass
+class DecoderCache:
+    layers: list[LayerCache] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        """Positions decoded so far."""
+        return len(self.layers[0]) if self.layers else 0
 
 
 class _CosineScale:
@@ -95,9 +128,18 @@ class TransformerDecoderLayer(nn.Module):
         self.cosine = _CosineScale(d_model, nhead, divide_norm)
 
     def _self_attend(self, x: torch.Tensor, query_pos: torch.Tensor | None, attn_mask: torch.Tensor | None,
-                     key_padding_mask: torch.Tensor | None) -> torch.Tensor:
+                     key_padding_mask: torch.Tensor | None, cache: LayerCache | None) -> torch.Tensor:
         q, k = self.cosine(_with_pos(x, query_pos), _with_pos(x, query_pos))
-        return self.dropout1(self.self_attn(q, k, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask)[0])
+        v = x
+        if cache is not None:
+            if attn_mask is not None or key_padding_mask is not None:
+                raise ValueError("cached decoding is causal by construction; pass no tgt_mask or padding mask")
+            past = len(cache)
+            if past:
+                k, v = torch.cat([cache.keys, k]), torch.cat([cache.values, v])
+            cache.keys, cache.values = k, v
+            attn_mask = causal_mask(q.shape[0], past, q.device) if q.shape[0] > 1 else None
+        return self.dropout1(self.self_attn(q, k, v, attn_mask=attn_mask, key_padding_mask=key_padding_mask)[0])
 
     def _cross_attend(self, x: torch.Tensor, memory: torch.Tensor, pos: torch.Tensor | None,
                       query_pos: torch.Tensor | None, attn_mask: torch.Tensor | None,
@@ -112,13 +154,14 @@ class TransformerDecoderLayer(nn.Module):
     def forward(self, tgt: torch.Tensor, memory: torch.Tensor, tgt_mask: torch.Tensor | None = None,
                 memory_mask: torch.Tensor | None = None, tgt_key_padding_mask: torch.Tensor | None = None,
                 memory_key_padding_mask: torch.Tensor | None = None, pos: torch.Tensor | None = None,
-                query_pos: torch.Tensor | None = None) -> torch.Tensor:
+                query_pos: torch.Tensor | None = None, cache: LayerCache | None = None) -> torch.Tensor:
+        """tgt, query_pos: (L, B, C) positions to decode (with a cache: the new ones after those it holds)."""
         if self.normalize_before:
-            tgt = tgt + self._self_attend(self.norm1(tgt), query_pos, tgt_mask, tgt_key_padding_mask)
+            tgt = tgt + self._self_attend(self.norm1(tgt), query_pos, tgt_mask, tgt_key_padding_mask, cache)
             tgt = tgt + self._cross_attend(self.norm2(tgt), memory, pos, query_pos, memory_mask,
                                            memory_key_padding_mask)
             return tgt + self._feedforward(self.norm3(tgt))
-        tgt = self.norm1(tgt + self._self_attend(tgt, query_pos, tgt_mask, tgt_key_padding_mask))
+        tgt = self.norm1(tgt + self._self_attend(tgt, query_pos, tgt_mask, tgt_key_padding_mask, cache))
         tgt = self.norm2(tgt + self._cross_attend(tgt, memory, pos, query_pos, memory_mask,
                                                   memory_key_padding_mask))
         return self.norm3(tgt + self._feedforward(tgt))
@@ -149,10 +192,18 @@ class TransformerDecoder(nn.Module):
         self.num_layers = num_layers
         self.norm = norm
 
+    def new_cache(self) -> DecoderCache:
+        return DecoderCache([LayerCache() for _ in self.layers])
+
     def forward(self, tgt: torch.Tensor, memory: torch.Tensor, memory_key_padding_mask: torch.Tensor | None = None,
-                pos: torch.Tensor | None = None, query_pos: torch.Tensor | None = None) -> torch.Tensor:
-        for layer in self.layers:
-            tgt = layer(tgt, memory, memory_key_padding_mask=memory_key_padding_mask, pos=pos, query_pos=query_pos)
+                pos: torch.Tensor | None = None, query_pos: torch.Tensor | None = None,
+                tgt_mask: torch.Tensor | None = None, cache: DecoderCache | None = None) -> torch.Tensor:
+        """tgt, query_pos (L, B, C); memory, pos (S, B, C). tgt_mask (L, L): self-attention mask (True or -inf
+        where a query may not look; `causal_mask(L)` for autoregressive decoding). cache: decode only the given new
+        positions after those already in the cache (from `new_cache()`), which it then holds too."""
+        for i, layer in enumerate(self.layers):
+            tgt = layer(tgt, memory, tgt_mask=tgt_mask, memory_key_padding_mask=memory_key_padding_mask, pos=pos,
+                        query_pos=query_pos, cache=None if cache is None else cache.layers[i])
         return self.norm(tgt)
 
 
