@@ -2,7 +2,8 @@
 
     python tracking/benchmark_speed.py                              # every model below, CPU
     python tracking/benchmark_speed.py --models stark_s:baseline --runs 20
-    python tracking/benchmark_speed.py --reference /path/to/Stark --models stark_s:baseline stark_st:baseline
+    python tracking/benchmark_speed.py --reference /path/to/Stark --models STARK-S50 STARK-ST50 STARK-ST101
+    python tracking/benchmark_speed.py --device cuda --dtype fp16 --cuda_graph --batch 64
 
 `network`: the search forward of one frame with the templates encoded once (what the official profile_model
 times); `tracker`: a whole `track()` call (crop, normalise, network, decode, map back). Weights are random (speed
@@ -15,6 +16,10 @@ threads above 0.5 per core) the process's CPU time at one thread, which stays co
 helper process on the same weights and inputs, interleaved with ours in --rounds rounds, and the ratio
 official / ours is printed with the largest output difference. No ratio is printed when any load sample taken
 during the measurement was busy.
+
+GPU and options: --dtype fp16/bf16 runs the step under autocast, --cuda_graph replays it as a CUDA graph,
+--batch N also times one forward of N search crops (frames/s of batched evaluation), --compile torch.compiles the
+step and reports the compile time. The test-time build folds fixed BatchNorm into the convolutions, as test.py.
 """
 from __future__ import annotations
 

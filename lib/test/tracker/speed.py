@@ -96,10 +96,27 @@ def build_bench_tracker(tracker_name: str, config: str, weights_file: str, devic
     params = TrackerParams.create(tracker_name, config, load_weights=False, device=device, opts=opts)
     if not params.has_network:
         raise UnknownNameError(f"tracker '{tracker_name}' has no network to time")
-    save_checkpoint(weights_file, {"net": params.family.build_model(params.cfg, False).state_dict()})
+    model = params.family.build_model(params.cfg, False)
+    randomise_norm_statistics(model)
+    save_checkpoint(weights_file, {"net": model.state_dict()})
     params = replace(params, checkpoint=weights_file)
     clear_network_cache()
     return params.family.build_tracker(params)
+
+
+@torch.no_grad()
+def randomise_norm_statistics(model: torch.nn.Module, seed: int = 0) -> None:
+    """BatchNorm statistics and affine terms as trained weights have them (fresh ones are an identity map), so
+    that an output comparison also checks the inference rewrites (BN folding)."""
+    generator = torch.Generator().manual_seed(seed)
+    for module in model.modules():
+        if isinstance(getattr(module, "running_var", None), torch.Tensor):
+            size = module.running_var.shape
+            module.running_mean.copy_(torch.randn(size, generator=generator) * 0.1)
+            module.running_var.copy_(torch.rand(size, generator=generator) + 0.5)
+            if isinstance(getattr(module, "weight", None), torch.Tensor):
+                module.weight.copy_(torch.rand(size, generator=generator) + 0.5)
+                module.bias.copy_(torch.randn(size, generator=generator) * 0.1)
 
 
 @dataclass
