@@ -119,6 +119,9 @@ class NetworkTracker(BaseTracker):
                                        box: normalised (cx, cy, w, h) in the search crop (0..1), 4 numbers;
                                        extras: extra keys of the output dict (e.g. a confidence score).
       update_templates(image, out, extras)   optional template update after the new state is known.
+    Optional, for the accelerated paths: `search_tensors` + `forward_tensors` (the search forward as a function of
+    tensors, which a CUDA graph can capture; they also make the default `forward_search`) and the classmethod
+    `forward_search_batch` (one forward for several trackers' crops: batched evaluation).
     """
 
     use_mask: bool = False  # whether crops carry their padding mask (DETR-style models need it)
