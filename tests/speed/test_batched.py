@@ -98,3 +98,25 @@ def test_tracker_without_batched_forward_is_refused(sequences, tmp_path):
         assert not os.path.exists(result_files(tracker, sequences[0])[0])
     finally:
         families.unregister(NO_BATCH.name)
+
+
+def test_cli_flag(sequences, tmp_path, monkeypatch, capsys):
+    import runpy
+
+    import lib.test.evaluation as evaluation
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    monkeypatch.syspath_prepend(os.path.join(repo, "tracking"))
+    cli = runpy.run_path(os.path.join(repo, "tracking", "test.py"), run_name="test_cli")
+    monkeypatch.setattr(evaluation, "get_dataset", lambda name, only_present: sequences)
+    with pytest.raises(SystemExit) as exit_info:
+        cli["parse_args"](["ostrack", "tiny", "--batch_sequences", "2", "--threads", "2"])
+    assert exit_info.value.code == 2
+    families.register(NO_BATCH)
+    try:
+        argv = ["nobatch", "x", "--batch_sequences", "2", "--results_dir", str(tmp_path), "--no_progress"]
+        assert cli["main"](argv) == 2
+    finally:
+        families.unregister(NO_BATCH.name)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: --batch_sequences")
