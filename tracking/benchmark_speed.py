@@ -37,6 +37,7 @@ from typing import Any
 
 import torch
 
+from lib.test.parameter import TrackerParams
 from lib.test.tracker.accel import DTYPES, accelerate
 from lib.test.tracker.speed import (BenchSteps, LoadSample, Timing, bench_steps, build_bench_tracker,
                                     ratio_allowed, sample_load, synchronizer, time_calls)
@@ -143,13 +144,19 @@ class ModelResult:
 class OfficialProcess:
     """The helper process timing the official step (see speed_reference_worker.py)."""
 
-    def __init__(self, repo: str, script: str, config: str, workdir: str, threads: int):
+    def __init__(self, repo: str, params: TrackerParams, config: str, workdir: str, threads: int):
+        script = params.train_script
+        step_file = params.family.extras.get("reference_step")
+        if step_file is None:
+            raise UserError(f"--reference: family '{params.family.name}' declares no reference step "
+                            f"(a 'reference_step' file in its FAMILY extras)")
         config_file = os.path.join(repo, "experiments", script, f"{config}.yaml")
         if not os.path.isfile(config_file):
             raise MissingPathError(f"--reference: {config_file} does not exist (is it the repository of this "
                                    f"model's official code?)")
         env = {**os.environ, "PYTHONPATH": os.path.abspath(repo), "OMP_NUM_THREADS": str(threads)}
-        self.proc = subprocess.Popen([sys.executable, WORKER, "--script", script, "--config_file", config_file,
+        self.proc = subprocess.Popen([sys.executable, WORKER, "--script", script, "--step_file", step_file,
+                                      "--config_file", config_file,
                                       "--workdir", workdir, "--threads", str(threads)],
                                      cwd=repo, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self._read()  # ready: the network is built and has run once
@@ -203,7 +210,7 @@ def benchmark_model(name: str, tracker_name: str, config: str, args: argparse.Na
         official = None
         if args.reference:
             save_reference_inputs(steps, workdir)
-            official = OfficialProcess(args.reference, steps.tracker.params.train_script, config, workdir, threads)
+            official = OfficialProcess(args.reference, steps.tracker.params, config, workdir, threads)
             result.official = Timing(clock=clock)
             result.max_abs_diff = max_output_difference(steps.network(),
                                                         torch.load(os.path.join(workdir, "official_out.pt")))

@@ -5,6 +5,8 @@ Official code: github.com/botaoye/OSTrack. Released `OSTrack_ep0300.pth.tar` che
 """
 from __future__ import annotations
 
+import os
+
 from typing import TYPE_CHECKING
 
 from lib.families import Family
@@ -67,5 +69,6 @@ FAMILY = Family(
     build_tracker=build_tracker,
     data_options=data_options,
     dummy_inputs=dummy_inputs,
+    extras={"reference_step": os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_step.py")},
     description="OSTrack: one-stream ViT tracker with candidate elimination (ECCV 2022)",
 )

@@ -5,6 +5,8 @@ from stage 1). Trackers: stark_s, and stark_st, which reads stark_st2 experiment
 """
 from __future__ import annotations
 
+import os
+
 from lib.families import Family
 from lib.families.stark.config import add_config
 
@@ -54,5 +56,6 @@ FAMILY = Family(
     build_tracker=build_tracker,
     data_options=data_options,
     dummy_inputs=dummy_inputs,
+    extras={"reference_step": os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_step.py")},
     description="STARK-S50 / STARK-ST50 / STARK-ST101: ResNet + DETR encoder-decoder + corner head (+ score head)",
 )
