@@ -288,8 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda":
         print(f"GPU: {torch.cuda.get_device_name()}, dtype {args.dtype}, CUDA graph {args.cuda_graph}")
     if args.json:
-        report = {"device": args.device, "dtype": args.dtype, "cuda_graph": args.cuda_graph, "clock": clock, "threads": threads, "start_load1": start_load.load1,
-                  "cores": start_load.cores, "torch": torch.__version__, "rows": rows}
+        report = {"device": args.device, "dtype": args.dtype, "cuda_graph": args.cuda_graph, "clock": clock,
+                  "threads": threads, "start_load1": start_load.load1, "cores": start_load.cores,
+                  "torch": torch.__version__, "rows": rows}
         atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
     return 0
 

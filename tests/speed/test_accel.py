@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lib.test.tracker.accel import accelerate
-from lib.test.tracker.speed import bench_steps, build_bench_tracker, synthetic_frame
+from lib.test.tracker.speed import bench_steps, build_bench_tracker
 from lib.utils.cli import UserError
 
 MODELS = [("stark_st", "tiny"), ("ostrack", "tiny")]
