@@ -1,11 +1,23 @@
 """Shared fixtures: CPU only, deterministic seeds, the test-only family, isolated path settings."""
 import os
 import random
+import sys
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+def _selects_gpu_tests(argv: list[str]) -> bool:
+    """True for a run such as `pytest -m gpu` (the marker expression asks for gpu tests, not `not gpu`)."""
+    for i, arg in enumerate(argv):
+        expr = argv[i + 1] if arg == "-m" and i + 1 < len(argv) else arg[2:] if arg.startswith("-m") else ""
+        if "gpu" in expr.replace("not gpu", ""):
+            return True
+    return False
+
+
+if not _selects_gpu_tests(sys.argv):  # CPU only, unless the gpu-marked tests are asked for
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 
 @pytest.fixture(autouse=True)

@@ -45,6 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runid", type=int, default=None, help="run number: results go to <config>_%%03d")
     parser.add_argument("--debug", type=int, default=0, help="> 0: stop at the first error, trackers may visualise")
     parser.add_argument("--threads", type=int, default=0, help="worker processes (0: run in this process)")
+    parser.add_argument("--batch_sequences", type=int, default=1, metavar="N",
+                        help="track N sequences in lockstep, one forward for their N search crops (default 1)")
     parser.add_argument("--num_gpus", type=int, default=None, help="GPUs to spread workers over (default: all)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda when available")
     parser.add_argument("--checkpoint", default=None, help="weights file instead of the config's TEST.EPOCH one")
@@ -55,6 +57,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing results made with another checkpoint or config")
     args = parser.parse_args(argv)
+    if args.batch_sequences < 1 or (args.batch_sequences > 1 and args.threads > 0):
+        parser.error("--batch_sequences must be >= 1, and > 1 only without --threads (it runs in this process)")
     name = args.tracker_name_opt or args.tracker_name
     param = args.tracker_param_opt or args.tracker_param
     if param is None and name is not None and args.tracker_name_opt is None:
@@ -140,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.tracker_name} {args.tracker_param} on {args.dataset_name}: {len(dataset)} sequences, "
           f"device {device}, {args.threads or 'no'} worker processes -> {tracker.results_dir}")
     summary = run_dataset(dataset, tracker, debug=args.debug, threads=args.threads, num_gpus=num_gpus,
-                          progress=not args.no_progress, overwrite=args.overwrite)
+                          progress=not args.no_progress, overwrite=args.overwrite,
+                          batch_sequences=args.batch_sequences)
     print(f"done {len(summary.done)}, skipped (already done) {len(summary.skipped)}, failed {len(summary.failed)}")
     for outcome in summary.failed:
         print(f"  failed: {outcome.name}: {outcome.error.splitlines()[-1]}")

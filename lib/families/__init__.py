@@ -108,6 +108,8 @@ class Family:
     experiments: folder holding `<script>/<config>.yaml` (default: the repository's experiments/).
     manifests: (script, config) -> file name of the official state-dict manifest in shared/reference/ that the
         model built from that experiment file must match.
+    reference_step: path of a script that runs the official code's tracking step on given weights and inputs
+        (tracking/benchmark_speed.py --reference times it against ours).
     The other fields are optional steps; see their Protocols above.
     """
 
@@ -126,6 +128,7 @@ class Family:
     tiny: Mapping[str, TinyRun] = field(default_factory=dict)
     manifests: Mapping[tuple[str, str], str] = field(default_factory=dict)
     experiments: str | None = None
+    reference_step: str | None = None
     description: str = ""
 
     def __post_init__(self) -> None:

@@ -5,6 +5,7 @@ Official code: github.com/botaoye/OSTrack. Released `OSTrack_ep0300.pth.tar` che
 """
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from lib.families import Family, TinyRun
@@ -71,5 +72,6 @@ FAMILY = Family(
     # The got10k files build the same networks as the full-data files the manifests were made from.
     manifests={("ostrack", f"vitb_{size}_mae_ce_32x4_{data}"): f"ostrack{size}.json"
                for size in (256, 384) for data in ("ep300", "got10k_ep100")},
+    reference_step=os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_step.py"),
     description="OSTrack: one-stream ViT tracker with candidate elimination (ECCV 2022)",
 )

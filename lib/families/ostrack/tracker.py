@@ -9,7 +9,7 @@ import torch.nn as nn
 
 from lib.models.layers.candidate_elimination import template_token_mask
 from lib.test.parameter import TrackerParams
-from lib.test.tracker.base import Crop, NetworkTracker, TrackState
+from lib.test.tracker.base import Crop, NetworkTracker, TrackState, split_batch
 from lib.test.tracker.utils import hann2d
 
 
@@ -42,8 +42,20 @@ class OSTrackTracker(NetworkTracker):
                                                      template.tensor.device,
                                                      template_box_in_crop(template, size).to(template.tensor.device))
 
-    def forward_search(self, search: Crop) -> dict:
-        return self.net(self.state.template.tensor, search.tensor, ce_template_mask=self.state.template_mask)
+    def search_tensors(self, search: Crop) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        return self.state.template.tensor, search.tensor, self.state.template_mask
+
+    def forward_tensors(self, template: torch.Tensor, search: torch.Tensor, template_mask: torch.Tensor | None
+                        ) -> dict:
+        return self.net(template, search, ce_template_mask=template_mask)
+
+    @classmethod
+    def forward_search_batch(cls, trackers: list["OSTrackTracker"], searches: list[Crop]) -> list[dict]:
+        net = trackers[0].net
+        masks = [t.state.template_mask for t in trackers]
+        out = net(torch.cat([t.state.template.tensor for t in trackers]), torch.cat([s.tensor for s in searches]),
+                  ce_template_mask=None if masks[0] is None else torch.cat(masks))
+        return split_batch(out, len(trackers))
 
     def decode_box(self, out: dict, search: Crop) -> tuple[torch.Tensor, dict]:
         response = self.window * out["score_map"]

@@ -5,6 +5,8 @@ from stage 1). Trackers: stark_s, and stark_st, which reads stark_st2 experiment
 """
 from __future__ import annotations
 
+import os
+
 from lib.families import Family, TinyRun
 from lib.families.stark.config import add_config
 
@@ -61,5 +63,6 @@ FAMILY = Family(
                   for config, manifest in (("baseline", "stark_st50.json"), ("baseline_got10k_only", "stark_st50.json"),
                                            ("baseline_R101", "stark_st101.json"),
                                            ("baseline_R101_got10k_only", "stark_st101.json"))}},
+    reference_step=os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_step.py"),
     description="STARK-S50 / STARK-ST50 / STARK-ST101: ResNet + DETR encoder-decoder + corner head (+ score head)",
 )

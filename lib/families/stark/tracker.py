@@ -15,9 +15,10 @@ import torch
 
 from lib.families.stark.model import TokenDict, merge_tokens
 from lib.test.parameter import TrackerParams
-from lib.test.tracker.base import Crop, NetworkTracker, TrackState
+from lib.test.tracker.base import Crop, NetworkTracker, TrackState, split_batch
 
 UPDATE_SCORE_THRESHOLD = 0.5
+TOKEN_KEYS = ("feat", "mask", "pos")
 
 
 @dataclass
@@ -43,10 +44,25 @@ class STARKSTracker(NetworkTracker):
     def encode_template(self, template: Crop, info: dict) -> None:
         self.state.templates = [self.encode(template)]
 
-    def forward_search(self, search: Crop) -> dict[str, torch.Tensor]:
-        seq_dict = merge_tokens(self.state.templates + [self.encode(search)])
+    def search_tensors(self, search: Crop) -> tuple[torch.Tensor, ...]:
+        return (search.tensor, search.mask, *(d[k] for d in self.state.templates for k in TOKEN_KEYS))
+
+    def forward_tensors(self, image: torch.Tensor, mask: torch.Tensor, *template_tokens: torch.Tensor
+                        ) -> dict[str, torch.Tensor]:
+        templates = [dict(zip(TOKEN_KEYS, template_tokens[i:i + len(TOKEN_KEYS)]))
+                     for i in range(0, len(template_tokens), len(TOKEN_KEYS))]
+        seq_dict = merge_tokens(templates + [self.net.forward_backbone(image, mask)])
         out, _, _ = self.net.forward_transformer(seq_dict, run_box_head=True, run_cls_head=self.run_cls_head)
         return out
+
+    @classmethod
+    def forward_search_batch(cls, trackers: list["STARKSTracker"], searches: list[Crop]) -> list[dict]:
+        net = trackers[0].net
+        search = net.forward_backbone(torch.cat([s.tensor for s in searches]), torch.cat([s.mask for s in searches]))
+        slots = [stack_tokens([t.state.templates[i] for t in trackers]) for i in range(len(trackers[0].state.templates))]
+        out, _, _ = net.forward_transformer(merge_tokens(slots + [search]), run_box_head=True,
+                                            run_cls_head=cls.run_cls_head)
+        return split_batch(out, len(trackers))
 
     def decode_box(self, out: dict[str, torch.Tensor], search: Crop) -> tuple[torch.Tensor, dict]:
         return out["pred_boxes"].reshape(-1, 4).mean(dim=0), {}
@@ -74,6 +90,13 @@ class STARKSTTracker(STARKSTracker):
             if self.state.frame_id % interval == 0:
                 crop = self.crop(image, self.state.box, self.params.template_factor, self.params.template_size)
                 self.state.templates[i + 1] = self.encode(crop)
+
+
+def stack_tokens(token_dicts: list[TokenDict]) -> TokenDict:
+    """Token dicts of single crops -> one batch (feat/pos are (HW, B, C), mask (B, HW))."""
+    return {"feat": torch.cat([d["feat"] for d in token_dicts], dim=1),
+            "mask": torch.cat([d["mask"] for d in token_dicts], dim=0),
+            "pos": torch.cat([d["pos"] for d in token_dicts], dim=1)}
 
 
 def update_intervals(cfg, dataset_name: str) -> list[int]:

@@ -61,6 +61,13 @@ class DecoderCache:
         return len(self.layers[0]) if self.layers else 0
 
 
+def _attention(attn: nn.MultiheadAttention, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+               attn_mask: torch.Tensor | None, key_padding_mask: torch.Tensor | None) -> torch.Tensor:
+    """Attention output only: without the averaged weights, MultiheadAttention runs the fused
+    scaled_dot_product_attention kernel instead of materialising softmax(QK^T) and averaging it over heads."""
+    return attn(q, k, v, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False)[0]
+
+
 class _CosineScale:
     """With divide_norm, queries and keys are L2-normalised and queries rescaled by sqrt(d_head), so attention
     logits are cosine similarities (bounded, which kept early training from producing NaNs)."""
@@ -93,8 +100,9 @@ class TransformerEncoderLayer(nn.Module):
 
     def _attend(self, x: torch.Tensor, pos: torch.Tensor | None, key_padding_mask: torch.Tensor | None,
                 attn_mask: torch.Tensor | None) -> torch.Tensor:
-        q, k = self.cosine(_with_pos(x, pos), _with_pos(x, pos))
-        return self.dropout1(self.self_attn(q, k, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask)[0])
+        with_pos = _with_pos(x, pos)
+        q, k = self.cosine(with_pos, with_pos)
+        return self.dropout1(_attention(self.self_attn, q, k, x, attn_mask, key_padding_mask))
 
     def _feedforward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
@@ -129,7 +137,8 @@ class TransformerDecoderLayer(nn.Module):
 
     def _self_attend(self, x: torch.Tensor, query_pos: torch.Tensor | None, attn_mask: torch.Tensor | None,
                      key_padding_mask: torch.Tensor | None, cache: LayerCache | None) -> torch.Tensor:
-        q, k = self.cosine(_with_pos(x, query_pos), _with_pos(x, query_pos))
+        with_pos = _with_pos(x, query_pos)
+        q, k = self.cosine(with_pos, with_pos)
         v = x
         if cache is not None:
             if attn_mask is not None or key_padding_mask is not None:
@@ -139,14 +148,13 @@ class TransformerDecoderLayer(nn.Module):
                 k, v = torch.cat([cache.keys, k]), torch.cat([cache.values, v])
             cache.keys, cache.values = k, v
             attn_mask = causal_mask(q.shape[0], past, q.device) if q.shape[0] > 1 else None
-        return self.dropout1(self.self_attn(q, k, v, attn_mask=attn_mask, key_padding_mask=key_padding_mask)[0])
+        return self.dropout1(_attention(self.self_attn, q, k, v, attn_mask, key_padding_mask))
 
     def _cross_attend(self, x: torch.Tensor, memory: torch.Tensor, pos: torch.Tensor | None,
                       query_pos: torch.Tensor | None, attn_mask: torch.Tensor | None,
                       key_padding_mask: torch.Tensor | None) -> torch.Tensor:
         q, k = self.cosine(_with_pos(x, query_pos), _with_pos(memory, pos))
-        out = self.multihead_attn(q, k, memory, attn_mask=attn_mask, key_padding_mask=key_padding_mask)[0]
-        return self.dropout2(out)
+        return self.dropout2(_attention(self.multihead_attn, q, k, memory, attn_mask, key_padding_mask))
 
     def _feedforward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))

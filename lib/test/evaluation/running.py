@@ -170,22 +170,25 @@ def claim_results_folder(tracker: Tracker, overwrite: bool = False) -> None:
 
 
 def run_dataset(dataset: Iterable[Any], trackers: Tracker | Iterable[Tracker], debug: int = 0, threads: int = 0,
-                num_gpus: int = 1, progress: bool = True, overwrite: bool = False) -> RunSummary:
+                num_gpus: int = 1, progress: bool = True, overwrite: bool = False,
+                batch_sequences: int = 1) -> RunSummary:
     """Run every tracker on every unfinished sequence of `dataset`.
 
     threads: 0 runs sequentially in this process; N > 0 uses N spawned worker processes, worker k on GPU
     k % num_gpus when the tracker's device is CUDA. Each process builds a tracker's network once.
     overwrite: replace results made with another checkpoint or config instead of stopping.
+    batch_sequences: N > 1 tracks N sequences in lockstep in this process (see batched.py).
     """
     dataset = list(dataset)
     summary = RunSummary()
     for tracker in [trackers] if isinstance(trackers, Tracker) else list(trackers):
-        summary.merge(_run_tracker(dataset, tracker, debug, threads, num_gpus, progress, overwrite))
+        summary.merge(_run_tracker(dataset, tracker, debug, threads, num_gpus, progress, overwrite,
+                                   batch_sequences))
     return summary
 
 
 def _run_tracker(dataset: list[Any], tracker: Tracker, debug: int, threads: int, num_gpus: int,
-                 progress: bool, overwrite: bool = False) -> RunSummary:
+                 progress: bool, overwrite: bool = False, batch_sequences: int = 1) -> RunSummary:
     tracker.check()
     claim_results_folder(tracker, overwrite)
     summary = RunSummary(skipped=[seq.name for seq in dataset if sequence_done(tracker, seq)])
@@ -195,8 +198,14 @@ def _run_tracker(dataset: list[Any], tracker: Tracker, debug: int, threads: int,
         print(f"{label}: {len(summary.skipped)} of {len(dataset)} sequences already done, skipping them")
     if not todo:
         return summary
-    outcomes = (_run_parallel(todo, tracker, threads, num_gpus) if threads > 0 and len(todo) > 1
-                else (run_sequence(seq, tracker, debug) for seq in todo))
+    if batch_sequences > 1:
+        from lib.test.evaluation.batched import run_batched
+
+        outcomes = run_batched(todo, tracker, batch_sequences, debug)
+    elif threads > 0 and len(todo) > 1:
+        outcomes = _run_parallel(todo, tracker, threads, num_gpus)
+    else:
+        outcomes = (run_sequence(seq, tracker, debug) for seq in todo)
     frames, seconds = 0, 0.0
     with tqdm(total=len(todo), desc=label, unit="seq", disable=not progress, dynamic_ncols=True) as bar:
         for outcome in outcomes:

@@ -28,6 +28,7 @@ import torch
 import torch.nn as nn
 
 from lib.config.defaults import input_normalisation
+from lib.models.layers.fold_bn import fold_batchnorm
 from lib.test.parameter import TrackerParams
 from lib.test.tracker.utils import Preprocessor
 from lib.utils.checkpoint import load_checkpoint, net_state_dict
@@ -86,6 +87,21 @@ def load_network(params: TrackerParams) -> nn.Module:
     return _network_cache[key]
 
 
+def split_batch(out: Any, batch: int) -> list[Any]:
+    """A batched network output -> one output per sample, each keeping a batch dimension of 1. Tensors whose
+    first dimension is `batch` are sliced; other values are shared."""
+    def pick(value: Any, i: int) -> Any:
+        if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == batch:
+            return value[i:i + 1]
+        if isinstance(value, dict):
+            return {k: pick(v, i) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(pick(v, i) for v in value)
+        return value
+
+    return [pick(out, i) for i in range(batch)]
+
+
 def clear_network_cache() -> None:
     _network_cache.clear()
 
@@ -99,7 +115,15 @@ def build_network(params: TrackerParams) -> nn.Module:
         if params.family.adapt_state_dict is not None:
             state = params.family.adapt_state_dict(state)
         net.load_state_dict(state, strict=True)
-    return net.to(params.device).eval()
+    return prepare_for_inference(net.to(params.device).eval())
+
+
+def prepare_for_inference(net: nn.Module) -> nn.Module:
+    """Test-time rewrites that keep the outputs (to float rounding) and only apply to a frozen network: fixed
+    BatchNorm folded into the convolutions before it. Training never sees them (the tracker build alone calls
+    this, after the checkpoint is loaded)."""
+    fold_batchnorm(net)
+    return net
 
 
 class NetworkTracker(BaseTracker):
@@ -113,6 +137,9 @@ class NetworkTracker(BaseTracker):
                                        box: normalised (cx, cy, w, h) in the search crop (0..1), 4 numbers;
                                        extras: extra keys of the output dict (e.g. a confidence score).
       update_templates(image, out, extras)   optional template update after the new state is known.
+    Optional, for the accelerated paths: `search_tensors` + `forward_tensors` (the search forward as a function of
+    tensors, which a CUDA graph can capture; they also make the default `forward_search`) and the classmethod
+    `forward_search_batch` (one forward for several trackers' crops: batched evaluation).
     """
 
     use_mask: bool = False  # whether crops carry their padding mask (DETR-style models need it)
@@ -139,27 +166,56 @@ class NetworkTracker(BaseTracker):
         return None
 
     def track(self, image: np.ndarray, info: dict | None = None) -> dict:
+        search = self.next_search(image)
+        with torch.inference_mode():
+            return self.finish_frame(image, search, self.forward_search(search))
+
+    def next_search(self, image: np.ndarray) -> Crop:
+        """Start a frame: the search crop around the previous box."""
         state = self.state
         if state is None:
             raise RuntimeError("track() before initialize(): the tracker has no state for this sequence")
         state.frame_id += 1
+        return self.crop(image, state.box, self.params.search_factor, self.params.search_size)
+
+    def finish_frame(self, image: np.ndarray, search: Crop, out: Any) -> dict:
+        """End a frame from the network output of `search` (run under torch.inference_mode)."""
+        state = self.state
         height, width = image.shape[:2]
         size = self.params.search_size
-        search = self.crop(image, state.box, self.params.search_factor, size)
-        with torch.inference_mode():
-            out = self.forward_search(search)
-            box, extras = self.decode_box(out, search)
-            box_px = [float(v) * size for v in torch.as_tensor(box).flatten().tolist()]
-            state.box = clip_box(map_box_back(box_px, state.box, search.resize_factor, size),
-                                 height, width, margin=self.clip_margin)
-            self.update_templates(image, out, extras)
+        box, extras = self.decode_box(out, search)
+        box_px = [float(v) * size for v in torch.as_tensor(box).flatten().tolist()]
+        state.box = clip_box(map_box_back(box_px, state.box, search.resize_factor, size),
+                             height, width, margin=self.clip_margin)
+        self.update_templates(image, out, extras)
         return {"target_bbox": list(state.box), **extras}
+
+    @classmethod
+    def forward_search_batch(cls, trackers: list["NetworkTracker"], searches: list[Crop]) -> list[Any]:
+        """Optional: one forward for the search crops of several trackers of this class (each following its own
+        sequence, sharing one network), returning what `forward_search` would return for each. Batched
+        evaluation (lib/test/evaluation/batched.py) needs it."""
+        raise NotImplementedError(f"{cls.__name__} has no batched forward")
+
+    @classmethod
+    def supports_batching(cls) -> bool:
+        return cls.forward_search_batch.__func__ is not NetworkTracker.forward_search_batch.__func__
 
     def encode_template(self, template: Crop, info: dict) -> None:
         self.state.template = template
 
     def forward_search(self, search: Crop) -> Any:
-        raise NotImplementedError
+        """Default: `forward_tensors` on `search_tensors` (families that declare those two need nothing else)."""
+        return self.forward_tensors(*self.search_tensors(search))
+
+    def search_tensors(self, search: Crop) -> tuple[torch.Tensor | None, ...]:
+        """Every tensor the search forward reads (the crop and the template state), so that a captured step
+        (CUDA graph, see lib/test/tracker/accel.py) can be replayed on new values."""
+        raise NotImplementedError(f"{type(self).__name__} declares no search_tensors")
+
+    def forward_tensors(self, *tensors: torch.Tensor | None) -> Any:
+        """The search forward from `search_tensors(search)` alone."""
+        raise NotImplementedError(f"{type(self).__name__} declares no forward_tensors")
 
     def decode_box(self, out: Any, search: Crop) -> tuple[torch.Tensor | list[float], dict]:
         raise NotImplementedError

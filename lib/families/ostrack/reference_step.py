@@ -1,0 +1,34 @@
+"""The official OSTrack tracking step (botaoye/OSTrack), for `benchmark_speed.py --reference`.
+
+Loaded by path into tracking/speed_reference_worker.py, which runs with the official repository as `lib`: so this
+file imports only torch and the official code, never TrackZoo modules.
+"""
+import sys
+import types
+
+import torch
+
+
+def build_step(script: str, cfg, inputs: dict, load_weights):
+    """As the official tracker: the template crop and its candidate-elimination mask made once, then per frame
+    the network on (template, search)."""
+    six = types.ModuleType("torch._six")  # removed from torch (2.0); its training loader still imports it
+    six.string_classes, six.int_classes = (str, bytes), int
+    sys.modules.setdefault("torch._six", six)
+    from lib.models.ostrack import build_ostrack
+    from lib.train.data.processing_utils import transform_image_to_crop
+    from lib.utils.ce_utils import generate_mask_cond
+
+    net = build_ostrack(cfg, training=False)
+    load_weights(net)
+    ce_mask = None
+    if cfg.MODEL.BACKBONE.CE_LOC:
+        box = torch.tensor(inputs["init_box"])
+        size = torch.Tensor([cfg.TEST.TEMPLATE_SIZE] * 2)
+        template_box = transform_image_to_crop(box, box, inputs["template_resize_factor"], size, normalize=True)
+        ce_mask = generate_mask_cond(cfg, 1, "cpu", template_box.view(1, 4))
+
+    def step():
+        return net.forward(template=inputs["template"], search=inputs["search"], ce_template_mask=ce_mask)
+
+    return step

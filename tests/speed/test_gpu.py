@@ -1,0 +1,57 @@
+"""CUDA paths (`pytest -m gpu`, wherever CUDA exists): graph replay equals the eager step and follows new
+templates and search crops, fp16/bf16 with graphs stay within tolerance of fp32, the batched forward equals the
+single one."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lib.test.tracker.accel import accelerate
+from lib.test.tracker.speed import synthetic_frame
+from tests.speed.test_accel import MODELS, NO_CE, assert_close_to_scale, float_outputs, steps_for
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
+
+
+@pytest.fixture(params=MODELS, ids=lambda m: ":".join(m))
+def steps(request, tmp_path):
+    return steps_for(*request.param, tmp_path, "cuda")
+
+
+def test_cuda_graph_replay_equals_eager(steps):
+    eager = float_outputs(steps.network())
+    accelerate(steps.tracker, "fp32", cuda_graph=True)
+    for _ in range(2):  # the capture call and a replay
+        replayed = float_outputs(steps.network())
+        for key in eager:
+            torch.testing.assert_close(replayed[key], eager[key], rtol=1e-4, atol=1e-4)
+    # A new sequence (new template state) and a moved search crop: the replay must read the new inputs.
+    other = synthetic_frame(seed=3)
+    steps.tracker.initialize(other, {"init_bbox": [100.0, 120.0, 60.0, 50.0]})
+    search = steps.tracker.crop(other, [110.0, 125.0, 60.0, 50.0], steps.tracker.params.search_factor,
+                                steps.tracker.params.search_size)
+    with torch.inference_mode():
+        replayed = float_outputs(steps.tracker.forward_search(search))
+        expected = float_outputs(steps.tracker.forward_tensors(*steps.tracker.search_tensors(search)))
+    for key in expected:
+        torch.testing.assert_close(replayed[key], expected[key], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name, config", MODELS)
+@pytest.mark.parametrize("dtype", ["fp16", "bf16"])
+def test_autocast_with_graph_close_to_fp32(name, config, dtype, tmp_path):
+    steps = steps_for(name, config, tmp_path, "cuda", NO_CE if name == "ostrack" else ())
+    ref = float_outputs(steps.network())
+    accelerate(steps.tracker, dtype, cuda_graph=True)
+    assert_close_to_scale(float_outputs(steps.network()), ref, 0.02)
+
+
+def test_batched_forward_equals_single(steps):
+    single = float_outputs(steps.network())
+    batched = steps.network_batch(3)
+    assert len(batched) == 3
+    for out in batched:
+        out = float_outputs(out)
+        for key in single:
+            np.testing.assert_allclose(out[key].cpu().numpy(), single[key].cpu().numpy(), atol=1e-4)
