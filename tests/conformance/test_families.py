@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import pathlib
+from dataclasses import replace
 import runpy
 from types import SimpleNamespace
 
@@ -214,3 +215,37 @@ def test_profile_model_runs_on_the_tiny_config(family, script, monkeypatch, caps
     assert cli["main"](argv + (["--opts", *tiny.opts] if tiny.opts else [])) == 0
     printed = capsys.readouterr().out
     assert "parameters" in printed and "MACs (thop)" in printed and "over 1 runs after 0 warm-up" in printed
+
+
+# ------------------------------------------------------------------------------------------ the training worker
+def test_the_training_worker_wires_hooks_and_init_renames(tmp_path, monkeypatch):
+    """Through lib/train/run_training.py itself: the family's trainer hook adds its loss term, and TRAIN.INIT_FROM
+    goes through the family's adapt_state_dict (an official-style file with renamed keys starts the run)."""
+    from lib.train import run_training
+
+    monkeypatch.setenv("TRACKZOO_CONFORMANCE_SYNTHETIC_DIR", str(tmp_path))
+    data = ["DATA.TRAIN.DATASETS_NAME", "[CONFORMANCE_SYNTH6]", "DATA.TRAIN.DATASETS_RATIO", "[1]",
+            "DATA.TRAIN.SAMPLE_PER_EPOCH", "4", "TRAIN.PRINT_INTERVAL", "1"]
+    script = next(iter(FIXTURE.scripts))
+    base = ["--script", script, "--config", "tiny", "--device", "cpu"]
+    assert run_training.main([*base, "--save_dir", str(tmp_path / "a"), "--opts", *data]) == 0
+    log = (tmp_path / "a" / "logs" / f"{script}-tiny.log").read_text()
+    assert "Loss/head_decay" in log  # the hook's term reached the logged statistics
+
+    prefix = FIXTURE.checkpoint_prefix(script)
+    trained = torch.load(tmp_path / "a" / "checkpoints" / "train" / script / "tiny" / f"{prefix}_ep0001.pth.tar",
+                         weights_only=True)["net"]
+    official = {k.replace("box_head.", "official_head."): v for k, v in trained.items()}
+    torch.save({"net": official}, tmp_path / "official.pth")
+    renaming = replace(FIXTURE, adapt_state_dict=lambda sd: {k.replace("official_head.", "box_head."): v
+                                                              for k, v in sd.items()})
+    families.register(renaming)
+    try:  # LR 0: the saved parameters are the initial ones
+        assert run_training.main([*base, "--save_dir", str(tmp_path / "b"), "--opts", *data, "TRAIN.LR", "0",
+                                  "TRAIN.INIT_FROM", str(tmp_path / "official.pth")]) == 0
+    finally:
+        families.register(FIXTURE)
+    started = torch.load(tmp_path / "b" / "checkpoints" / "train" / script / "tiny" / f"{prefix}_ep0001.pth.tar",
+                         weights_only=True)["net"]
+    head = [k for k in trained if k.startswith("box_head.") and "running_" not in k and "num_batches" not in k]
+    assert head and all(torch.equal(started[k], trained[k]) for k in head)  # BatchNorm statistics still move
