@@ -21,6 +21,8 @@ LIGHT, HEAVY = "light", "heavy"
 
 
 class DynamicTrackTracker(STARKSTracker):
+    recorded_outputs = ("heavy_route", "router_score")  # saved per frame by the runner (<seq>_outputs.txt)
+
     def __init__(self, params: TrackerParams, net: torch.nn.Module | None = None):
         super().__init__(params, net)
         self.threshold = float(params.cfg.TEST.ROUTER_THRESHOLD)
@@ -45,7 +47,8 @@ class DynamicTrackTracker(STARKSTracker):
 
     def decode_box(self, out: dict, search: Crop) -> tuple[torch.Tensor, dict]:
         box, _ = super().decode_box(out, search)
-        return box, {"route": out["route"], "router_score": out["router_score"]}
+        return box, {"route": out["route"], "heavy_route": float(out["route"] == HEAVY),
+                     "router_score": out["router_score"]}
 
 
 def build_tracker(params: TrackerParams) -> DynamicTrackTracker:
