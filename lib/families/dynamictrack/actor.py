@@ -7,6 +7,7 @@ Step 2 (router only): per sample, d = loss1 - loss2 is recorded; the tracked gap
 for the first 10,000 samples, then refreshed every 1,000; loss = s (loss1 - m/2) + (1 - s)(loss2 + m/2), s the
 router score, so s -> 1 (light) where the light branch is good relative to its usual gap. The official actor ran
 batch 1; here each sample of a batch counts as one official iteration, and only training batches are recorded.
+In step 2 the frozen branches run in eval mode (see `DynamicTrackActor.train`).
 """
 from __future__ import annotations
 
@@ -45,6 +46,17 @@ class DynamicTrackActor(STARKActor):
         super().__init__(net, loss_weight, num_templates, objective="box")
         self.router_step = router_step
         self.gap = GapTracker()
+
+    def train(self, mode: bool = True) -> None:
+        """In step 2 the frozen branches run as at test time (no dropout, batch-norm statistics kept; the official
+        step 2 left them in training mode, so its head statistics drifted): the router learns to choose between
+        the step-1 branches exactly as the tracker runs them, and only router weights change."""
+        super().train(mode)
+        if self.router_step and mode:
+            net = getattr(self.net, "module", self.net)  # DDP-wrapped or not
+            for name, child in net.named_children():
+                if name != "router":
+                    child.eval()
 
     def __call__(self, data: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         out = self.forward_pass(data)

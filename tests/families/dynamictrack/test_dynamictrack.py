@@ -132,3 +132,31 @@ def test_step1_trains_both_branches_without_router():
                    "backbone2.0.body.layer3"):
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for n, p in net.named_parameters()
                    if n.startswith(branch)), branch
+
+
+def test_a_step2_update_changes_router_weights_only():
+    """Step-1 weights in, one optimiser step of step 2: every other entry, batch-norm statistics included, stays."""
+    from lib.train.optim import build_optimizer, default_param_groups
+    from lib.train.staging import apply_freeze
+
+    family = get_family("dynamictrack")
+    torch.manual_seed(0)
+    step1 = family.build_model(load_config("dynamictrack", "tiny"), True).state_dict()
+    cfg = load_config("dynamictrack", "tiny_step2")
+    net = family.build_model(cfg, True)
+    assert set(net.state_dict()) - set(step1) == {f"router.layer{i}.{p}" for i in (1, 2) for p in ("weight", "bias")}
+    net.load_state_dict(step1, strict=False)
+    apply_freeze(net, list(cfg.TRAIN.FREEZE), list(cfg.TRAIN.TRAINABLE))
+    actor = family.build_actor(net, cfg, "dynamictrack")
+    actor.train(True)
+    optimizer = build_optimizer(default_param_groups(net, cfg), cfg)
+    router_before = {k: v.clone() for k, v in net.router.state_dict().items()}
+    batch = {"template_images": torch.randn(1, 2, 3, 64, 64), "template_att": torch.zeros(1, 2, 64, 64, dtype=bool),
+             "search_images": torch.randn(1, 2, 3, 128, 128), "search_att": torch.zeros(1, 2, 128, 128, dtype=bool),
+             "search_anno": torch.tensor([[[0.3, 0.3, 0.4, 0.4], [0.1, 0.2, 0.3, 0.2]]])}
+    loss, _ = actor(batch)
+    loss.backward()
+    optimizer.step()
+    after = net.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in step1.items())
+    assert any(not torch.equal(after[f"router.{k}"], v) for k, v in router_before.items())
