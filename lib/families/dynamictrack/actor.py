@@ -70,12 +70,7 @@ class DynamicTrackActor(STARKActor):
 
     def forward_pass(self, data: dict[str, Any]) -> dict[Any, torch.Tensor]:
         """-> {1: light boxes, 2: heavy boxes (B, N, 4)} and, in step 2, 'score': router scores (B,)."""
-        templates, template_masks = data["template_images"], data["template_att"]
-        if templates.shape[0] != self.num_templates:
-            raise ValueError(f"batch has {templates.shape[0]} templates per sample, the config says "
-                             f"{self.num_templates} (DATA.TEMPLATE.NUMBER)")
-        tokens = [self.net(img=templates[i], mask=template_masks[i], mode="backbone1")
-                  for i in range(self.num_templates)]
+        tokens = self.template_tokens(data, mode="backbone1")
         search, search_mask = data["search_images"].flatten(0, 1), data["search_att"].flatten(0, 1)
         searches = {i: self.net(img=search, mask=search_mask, mode=f"backbone{i}") for i in BRANCHES}
         out: dict[Any, torch.Tensor] = {i: self.net(seq_dict=merge_tokens(tokens + [searches[i]]),

@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
 
+    from lib.families import load_config
     from lib.test.analysis.extract import evaluate
     from lib.test.analysis.results import TrackerSpec
     from lib.test.evaluation import get_dataset
@@ -127,12 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = env_settings()
     results_path = os.path.abspath(args.results_dir) if args.results_dir else settings.results_path
     thresholds = sorted(args.thresholds)
+    if load_config(TRACKER, args.config, args.opts).MODEL.BACKBONE.Dynamic is not True:
+        raise UserError(f"--config {args.config}: MODEL.BACKBONE.Dynamic is false (no router to sweep); use a "
+                        f"step-2 config")
     trackers = [Tracker(TRACKER, args.config, args.dataset, run_id(t), results_path=results_path,
                         checkpoint=args.checkpoint, device=device, save_dir=args.save_dir,
                         opts=[*args.opts, "TEST.ROUTER_THRESHOLD", repr(t)]) for t in thresholds]
-    if trackers[0].get_parameters().cfg.MODEL.BACKBONE.Dynamic is not True:
-        raise UserError(f"--config {args.config}: MODEL.BACKBONE.Dynamic is false (no router to sweep); use a "
-                        f"step-2 config")
     sequences = list(get_dataset(args.dataset, only_present=args.only_present))
     summary = run_dataset(sequences, trackers, threads=args.threads, num_gpus=max(torch.cuda.device_count(), 1),
                           progress=False, overwrite=args.overwrite)

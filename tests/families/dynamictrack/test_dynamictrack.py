@@ -160,3 +160,17 @@ def test_a_step2_update_changes_router_weights_only():
     after = net.state_dict()
     assert all(torch.equal(after[k], v) for k, v in step1.items())
     assert any(not torch.equal(after[f"router.{k}"], v) for k, v in router_before.items())
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--config", "tiny_step2", "--thresholds", "0", "1.5"], "error: --thresholds: [1.5] outside [0, 1]"),
+    (["--config", "tiny_step2", "--thresholds", "0.5", "0.501"], "error: --thresholds"),
+    (["--config", "tiny", "--device", "cpu"], "error: --config tiny: MODEL.BACKBONE.Dynamic is false"),
+])
+def test_sweep_mistakes_are_one_error_line(argv, message, capsys):
+    from lib.families.dynamictrack.sweep import main
+    from lib.utils.cli import run_main
+
+    assert run_main(main, argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1
