@@ -174,3 +174,14 @@ def test_sweep_mistakes_are_one_error_line(argv, message, capsys):
     assert run_main(main, argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1
+
+
+def test_step1_model_has_the_manifest_entries_but_the_router():
+    """A step-1 checkpoint (official or ours) loads strictly into the model of `baseline` (no router)."""
+    from tests.fixtures.manifests import reference_manifest
+
+    with torch.device("meta"):
+        net = get_family("dynamictrack").build_model(load_config("dynamictrack", "baseline"), False)
+    expected = [(e["key"], e["shape"]) for e in reference_manifest("dynamictrack.json")["state_dict"]
+                if not e["key"].startswith("router.")]
+    assert [(k, list(v.shape)) for k, v in net.state_dict().items()] == expected
