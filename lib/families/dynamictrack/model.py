@@ -12,7 +12,7 @@ import torch.nn as nn
 
 from lib.config.node import CfgNode, ConfigError
 from lib.families.stark.model import (TokenDict, attention_macs, build_backbone, build_box_head, build_transformer,
-                                      merge_tokens)
+                                      check_supported, merge_tokens)
 from lib.models.backbones.resnet import BackboneWithPosition
 from lib.models.heads.corner import CornerPredictor, query_weighted_features
 from lib.models.transformers.detr import Transformer
@@ -98,22 +98,12 @@ class DynamicTrack(nn.Module):
         return box_xyxy_to_cxcywh(box_head(fused)).view(hs.shape[1], hs.shape[2], 4)
 
 
-def _check_supported(cfg: CfgNode) -> None:
-    from lib.families.stark.model import _check_supported as check_stark
-
-    check_stark(cfg)
-    types = (cfg.MODEL.BACKBONE.TYPE1, cfg.MODEL.BACKBONE.TYPE2)
-    if cfg.MODEL.HIDDEN_DIM % 4:
-        raise ConfigError(f"MODEL.HIDDEN_DIM = {cfg.MODEL.HIDDEN_DIM} must be a multiple of 4 (router reduction)")
-    if types[0] == types[1]:
-        raise ConfigError(f"MODEL.BACKBONE.TYPE1 and TYPE2 are both {types[0]}: the light and heavy branches "
-                          f"should differ")
-
-
 def build_model(cfg: CfgNode, training: bool) -> DynamicTrack:
     """Both branches (built in the official order: backbones, transformers, heads) and, with
     MODEL.BACKBONE.Dynamic, the router (256 -> 64 -> 1 for the official width)."""
-    _check_supported(cfg)
+    check_supported(cfg)
+    if cfg.MODEL.HIDDEN_DIM % 4:
+        raise ConfigError(f"MODEL.HIDDEN_DIM = {cfg.MODEL.HIDDEN_DIM} must be a multiple of 4 (router reduction)")
     backbones = tuple(build_backbone(cfg, training, cfg.MODEL.BACKBONE[f"TYPE{i}"]) for i in BRANCHES)
     strides = {b[0].stride for b in backbones}
     if len(strides) != 1:

@@ -108,13 +108,28 @@ def write_plot(rows: list[dict], out_dir: str, score_name: str, title: str) -> s
     return path
 
 
+def score_rows(args: argparse.Namespace, thresholds: list[float], results_dirs: list[str], sequences: list,
+               results_path: str) -> tuple[list[dict], str]:
+    """One table row per threshold from the finished runs, and the name of the score (AUC, or AO on GOT-10k)."""
+    from lib.test.analysis.extract import evaluate
+    from lib.test.analysis.results import TrackerSpec
+
+    specs = [TrackerSpec(TRACKER, args.config, (run_id(t),), f"threshold {t:g}") for t in thresholds]
+    scores = evaluate(specs, sequences, results_path).scores()
+    score_name = "AUC" if "AUC" in scores[0] else "AO"
+    rows = []
+    for t, folder, score in zip(thresholds, results_dirs, scores):
+        fraction, frames = heavy_fraction([folder])
+        rows.append({"threshold": t, "score": score[score_name], "FPS": score["FPS"], "heavy_fraction": fraction,
+                     "frames": frames})
+    return rows, score_name
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
 
     from lib.families import load_config
-    from lib.test.analysis.extract import evaluate
-    from lib.test.analysis.results import TrackerSpec
     from lib.test.evaluation import get_dataset
     from lib.test.evaluation.running import run_dataset
     from lib.test.evaluation.tracker import Tracker
@@ -125,12 +140,12 @@ def main(argv: list[str] | None = None) -> int:
         device = resolve_device(args.device)
     except ValueError as e:
         raise UserError(f"--device: {e}") from None
-    settings = env_settings()
-    results_path = os.path.abspath(args.results_dir) if args.results_dir else settings.results_path
-    thresholds = sorted(args.thresholds)
     if load_config(TRACKER, args.config, args.opts).MODEL.BACKBONE.Dynamic is not True:
         raise UserError(f"--config {args.config}: MODEL.BACKBONE.Dynamic is false (no router to sweep); use a "
                         f"step-2 config")
+    settings = env_settings()
+    results_path = os.path.abspath(args.results_dir) if args.results_dir else settings.results_path
+    thresholds = sorted(args.thresholds)
     trackers = [Tracker(TRACKER, args.config, args.dataset, run_id(t), results_path=results_path,
                         checkpoint=args.checkpoint, device=device, save_dir=args.save_dir,
                         opts=[*args.opts, "TEST.ROUTER_THRESHOLD", repr(t)]) for t in thresholds]
@@ -141,14 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"failed: {outcome.name}: {outcome.error.splitlines()[-1]}")
     if not summary.ok:
         return 1
-    specs = [TrackerSpec(TRACKER, args.config, (run_id(t),), f"threshold {t:g}") for t in thresholds]
-    scores = evaluate(specs, sequences, results_path).scores()
-    score_name = "AUC" if "AUC" in scores[0] else "AO"
-    rows = []
-    for t, tracker, score in zip(thresholds, trackers, scores):
-        fraction, frames = heavy_fraction([tracker.results_dir])
-        rows.append({"threshold": t, "score": score[score_name], "FPS": score["FPS"], "heavy_fraction": fraction,
-                     "frames": frames})
+    rows, score_name = score_rows(args, thresholds, [t.results_dir for t in trackers], sequences, results_path)
     out_dir = args.out or os.path.join(settings.result_plot_path, f"dynamictrack_sweep_{args.config}_{args.dataset}")
     os.makedirs(out_dir, exist_ok=True)
     written = write_table(rows, out_dir, score_name) + [write_plot(rows, out_dir, score_name, args.dataset)]

@@ -114,7 +114,7 @@ def _backbone_trainable(cfg: CfgNode, kept: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(name for name in kept if name not in frozen)
 
 
-def _check_supported(cfg: CfgNode) -> None:
+def check_supported(cfg: CfgNode) -> None:
     model = cfg.MODEL
     _choice(model.HEAD_TYPE, ("CORNER",), "MODEL.HEAD_TYPE")
     _choice(model.POSITION_EMBEDDING, ("sine",), "MODEL.POSITION_EMBEDDING")
@@ -173,7 +173,7 @@ def build_box_head(cfg: CfgNode, stride: int) -> CornerPredictor:
 
 def build_model(cfg: CfgNode, training: bool) -> STARKS:
     """STARKS for stark_s configs, STARKST when the config has a score head (MODEL.NLAYER_HEAD)."""
-    _check_supported(cfg)
+    check_supported(cfg)
     model = cfg.MODEL
     backbone = build_backbone(cfg, training)
     transformer = build_transformer(cfg)  # built before the head: the same random initialisation as before
