@@ -90,6 +90,41 @@ def test_results_written_in_layout_and_format(tmp_path, fake_family):
     assert sorted(os.listdir(folder)) == ["a.txt", "a_time.txt", "b.txt", "b_time.txt"]
 
 
+class RecordingTracker(DriftTracker):
+    """Reports the frame's drift and, on even frames only, a flag: the runner saves both per frame."""
+
+    recorded_outputs = ("drift", "even")
+
+    def initialize(self, image, info):
+        super().initialize(image, info)
+        self.frame = 0
+
+    def track(self, image, info=None):
+        out = super().track(image, info)
+        self.frame += 1
+        return {**out, "drift": STEP * self.frame, "even": 1.0 if self.frame % 2 == 0 else None, "ignored": 5}
+
+
+def test_recorded_outputs_are_saved_per_frame_beside_the_boxes(tmp_path):
+    from lib.test.analysis.packing import result_sequences
+
+    family = Family(name="recordrun", scripts={}, trackers={"recordrun": ""}, build_tracker=RecordingTracker)
+    families.register(family)
+    try:
+        seqs = make_dataset(tmp_path, ["a"], frames=4)
+        tracker = Tracker("recordrun", "default", results_path=str(tmp_path / "results"))
+        assert run_dataset(seqs, tracker, progress=False).ok
+    finally:
+        families.unregister(family.name)
+    folder = tmp_path / "results" / "recordrun" / "default" / "fakeset"
+    lines = (folder / "a_outputs.txt").read_text().splitlines()
+    assert lines[0] == "drift\teven"
+    rows = np.loadtxt(lines[1:], ndmin=2)
+    expected = np.array([[np.nan, np.nan], [STEP, np.nan], [2 * STEP, 1.0], [3 * STEP, np.nan]])
+    np.testing.assert_array_equal(rows, expected)
+    assert list(result_sequences(str(folder))) == ["a"]  # a side file, not a sequence
+
+
 def test_rerun_skips_finished_sequences(tmp_path, fake_family):
     seqs = make_dataset(tmp_path, ["a", "b"])
     tracker = Tracker("fakerun", "default", results_path=str(tmp_path))

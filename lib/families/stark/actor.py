@@ -12,7 +12,7 @@ import torch
 
 from lib.config.node import CfgNode
 from lib.families.stark.config import check_stage
-from lib.families.stark.model import merge_tokens
+from lib.families.stark.model import TokenDict, merge_tokens
 from lib.train.actors.base import BaseActor
 from lib.train.losses import bce_with_logits, giou_loss, l1_loss
 from lib.utils.box_ops import box_cxcywh_to_xyxy, box_xywh_to_xyxy
@@ -40,13 +40,16 @@ class STARKActor(BaseActor):
             return self.box_losses(out["pred_boxes"], data["search_anno"][0])
         return self.cls_loss(out["pred_logits"], data["label"])
 
-    def forward_pass(self, data: dict[str, Any], run_box_head: bool, run_cls_head: bool) -> dict[str, torch.Tensor]:
+    def template_tokens(self, data: dict[str, Any], mode: str = "backbone") -> list[TokenDict]:
+        """Backbone tokens of each template of the batch (the network's `mode` that encodes a crop)."""
         templates, template_masks = data["template_images"], data["template_att"]
         if templates.shape[0] != self.num_templates:
             raise ValueError(f"batch has {templates.shape[0]} templates per sample, the config says "
                              f"{self.num_templates} (DATA.TEMPLATE.NUMBER)")
-        tokens = [self.net(img=templates[i], mask=template_masks[i], mode="backbone")
-                  for i in range(self.num_templates)]
+        return [self.net(img=templates[i], mask=template_masks[i], mode=mode) for i in range(self.num_templates)]
+
+    def forward_pass(self, data: dict[str, Any], run_box_head: bool, run_cls_head: bool) -> dict[str, torch.Tensor]:
+        tokens = self.template_tokens(data)
         search = data["search_images"].flatten(0, 1)
         search_mask = data["search_att"].flatten(0, 1)
         out, _, _ = self.net(img=search, mask=search_mask, seq_dict=merge_tokens(tokens), mode="track",

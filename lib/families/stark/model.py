@@ -114,7 +114,7 @@ def _backbone_trainable(cfg: CfgNode, kept: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(name for name in kept if name not in frozen)
 
 
-def _check_supported(cfg: CfgNode) -> None:
+def check_supported(cfg: CfgNode) -> None:
     model = cfg.MODEL
     _choice(model.HEAD_TYPE, ("CORNER",), "MODEL.HEAD_TYPE")
     _choice(model.POSITION_EMBEDDING, ("sine",), "MODEL.POSITION_EMBEDDING")
@@ -127,44 +127,57 @@ def _check_supported(cfg: CfgNode) -> None:
     _choice(model.BACKBONE.OUTPUT_LAYERS[0], STAGES[:3], "MODEL.BACKBONE.OUTPUT_LAYERS[0]")
 
 
-def build_backbone(cfg: CfgNode, training: bool) -> BackboneWithPosition:
+def build_backbone(cfg: CfgNode, training: bool, backbone_type: str | None = None) -> BackboneWithPosition:
+    """The ResNet of MODEL.BACKBONE (`backbone_type` overrides MODEL.BACKBONE.TYPE) with the sine encoding."""
     from lib.utils.env import env_settings
 
     model = cfg.MODEL
+    backbone_type = backbone_type or model.BACKBONE.TYPE
     last_layer = model.BACKBONE.OUTPUT_LAYERS[0]
     kept = STEM + STAGES[:STAGES.index(last_layer) + 1]
     pretrained = None
     if training and model.BACKBONE.PRETRAINED:
-        pretrained = imagenet_state_dict(model.BACKBONE.TYPE, env_settings().pretrained_networks)
+        pretrained = imagenet_state_dict(backbone_type, env_settings().pretrained_networks)
     try:
-        resnet = ResNetBackbone(model.BACKBONE.TYPE, last_layer=last_layer, dilation=model.BACKBONE.DILATION,
+        resnet = ResNetBackbone(backbone_type, last_layer=last_layer, dilation=model.BACKBONE.DILATION,
                                 frozen_bn=cfg.TRAIN.FREEZE_BACKBONE_BN, trainable=_backbone_trainable(cfg, kept),
                                 pretrained=pretrained)
     except ValueError as e:
         raise ConfigError(f"MODEL.BACKBONE: {e}") from None
     if "STRIDE" in model.BACKBONE and model.BACKBONE.STRIDE != resnet.stride:
         raise ConfigError(f"MODEL.BACKBONE.STRIDE = {model.BACKBONE.STRIDE}, but the backbone "
-                          f"({model.BACKBONE.TYPE} up to {last_layer}, dilation {model.BACKBONE.DILATION}) "
+                          f"({backbone_type} up to {last_layer}, dilation {model.BACKBONE.DILATION}) "
                           f"has stride {resnet.stride}")
     return BackboneWithPosition(resnet, PositionEmbeddingSine(model.HIDDEN_DIM // 2, normalize=True))
 
 
+def build_transformer(cfg: CfgNode) -> Transformer:
+    """The DETR encoder-decoder of MODEL.TRANSFORMER at width MODEL.HIDDEN_DIM."""
+    model = cfg.MODEL
+    return Transformer(d_model=model.HIDDEN_DIM, nhead=model.TRANSFORMER.NHEADS,
+                       num_encoder_layers=model.TRANSFORMER.ENC_LAYERS,
+                       num_decoder_layers=model.TRANSFORMER.DEC_LAYERS,
+                       dim_feedforward=model.TRANSFORMER.DIM_FEEDFORWARD,
+                       dropout=model.TRANSFORMER.DROPOUT, normalize_before=model.TRANSFORMER.PRE_NORM,
+                       divide_norm=model.TRANSFORMER.DIVIDE_NORM)
+
+
+def build_box_head(cfg: CfgNode, stride: int) -> CornerPredictor:
+    """The corner head over the search-region grid (DATA.SEARCH.SIZE / `stride`)."""
+    if cfg.DATA.SEARCH.SIZE % stride:
+        raise ConfigError(f"DATA.SEARCH.SIZE = {cfg.DATA.SEARCH.SIZE} is not a multiple of the backbone stride "
+                          f"{stride}")
+    return CornerPredictor(inplanes=cfg.MODEL.HIDDEN_DIM, channel=cfg.MODEL.HEAD_DIM,
+                           feat_sz=cfg.DATA.SEARCH.SIZE // stride, stride=stride)
+
+
 def build_model(cfg: CfgNode, training: bool) -> STARKS:
     """STARKS for stark_s configs, STARKST when the config has a score head (MODEL.NLAYER_HEAD)."""
-    _check_supported(cfg)
+    check_supported(cfg)
     model = cfg.MODEL
     backbone = build_backbone(cfg, training)
-    if cfg.DATA.SEARCH.SIZE % backbone[0].stride:
-        raise ConfigError(f"DATA.SEARCH.SIZE = {cfg.DATA.SEARCH.SIZE} is not a multiple of the backbone stride "
-                          f"{backbone[0].stride}")
-    transformer = Transformer(d_model=model.HIDDEN_DIM, nhead=model.TRANSFORMER.NHEADS,
-                              num_encoder_layers=model.TRANSFORMER.ENC_LAYERS,
-                              num_decoder_layers=model.TRANSFORMER.DEC_LAYERS,
-                              dim_feedforward=model.TRANSFORMER.DIM_FEEDFORWARD,
-                              dropout=model.TRANSFORMER.DROPOUT, normalize_before=model.TRANSFORMER.PRE_NORM,
-                              divide_norm=model.TRANSFORMER.DIVIDE_NORM)
-    box_head = CornerPredictor(inplanes=model.HIDDEN_DIM, channel=model.HEAD_DIM,
-                               feat_sz=cfg.DATA.SEARCH.SIZE // backbone[0].stride, stride=backbone[0].stride)
+    transformer = build_transformer(cfg)  # built before the head: the same random initialisation as before
+    box_head = build_box_head(cfg, backbone[0].stride)
     if "NLAYER_HEAD" not in model:
         return STARKS(backbone, transformer, box_head, model.NUM_OBJECT_QUERIES)
     cls_head = MLP(model.HIDDEN_DIM, model.HIDDEN_DIM, 1, model.NLAYER_HEAD)

@@ -29,7 +29,7 @@ __all__ = ["result_sequences", "format_rows", "pack_got10k", "pack_trackingnet",
 GOT10K_TEST_SIZE = 180
 TRACKINGNET_TEST_SIZE = 511
 # Side files a runner writes beside `<seq>.txt`; they are not sequences.
-_SIDE_SUFFIXES = ("_time", "_all_boxes", "_all_scores", "_object_presence_score", "_object_presence_scores")
+_SIDE_SUFFIXES = ("_time", "_outputs", "_all_boxes", "_all_scores", "_object_presence_score", "_object_presence_scores")
 
 
 def result_sequences(folder: str) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 Result files, per sequence, in `<tracker.results_dir>/<seq.dataset>/`:
   `<seq>_time.txt`  one float per frame (seconds of tracker time), written first;
+  `<seq>_outputs.txt`  only for a tracker with `recorded_outputs`: a header of keys, then one row per frame;
   `<seq>.txt`       one `x<TAB>y<TAB>w<TAB>h` line per frame (floats, frame 0 = initial box), written last.
 Both are written atomically, so the box file exists only for a finished sequence: that is the "done" marker a
 rerun uses to skip work. A crash inside one sequence is reported and the others go on.
@@ -82,7 +83,22 @@ def save_results(tracker: Tracker, seq: Any, output: dict[str, list]) -> None:
         raise ValueError(f"{seq.name}: {len(boxes)} boxes but {len(times)} frame times")
     box_file, time_file = result_files(tracker, seq)
     atomic_write_text(time_file, _table(times, TIME_FORMAT))
+    if output.get("outputs"):
+        atomic_write_text(outputs_file(box_file), _outputs_table(output["outputs"], len(boxes)))
     atomic_write_text(box_file, _table(boxes, BOX_FORMAT))
+
+
+def outputs_file(box_file: str) -> str:
+    """The per-frame recorded outputs beside a result file `<seq>.txt`: `<seq>_outputs.txt`."""
+    return box_file[:-len(".txt")] + "_outputs.txt"
+
+
+def _outputs_table(outputs: dict[str, list], frames: int) -> str:
+    """A header line of keys, then one tab-separated row per frame."""
+    columns = np.asarray(list(outputs.values()), dtype=np.float64).reshape(len(outputs), -1).T
+    if len(columns) != frames:
+        raise ValueError(f"{len(columns)} rows of recorded outputs for {frames} frames")
+    return "\t".join(outputs) + "\n" + _table(columns, "%.6g")
 
 
 def _table(values: np.ndarray, fmt: str) -> str:

@@ -92,7 +92,8 @@ class Tracker:
         return params.family.build_tracker(params)
 
     def run_sequence(self, seq: Any) -> dict[str, list]:
-        """Track `seq` from its first-frame box; return {'target_bbox': [[x, y, w, h], ...], 'time': [s, ...]}.
+        """Track `seq` from its first-frame box; return {'target_bbox': [[x, y, w, h], ...], 'time': [s, ...]},
+        plus 'outputs': {key: [value per frame]} for the tracker's `recorded_outputs`.
 
         Frames are decoded by `seq.read_frame(i)` (RGB uint8, from files or a packed dataset). The time of a
         frame is the tracker call alone (decoding is not timed), as in the official toolkits. Frame 0 holds the
@@ -106,6 +107,7 @@ class Tracker:
         out = tracker.initialize(image, info) or {}
         boxes = [_xywh(out.get("target_bbox", info["init_bbox"]))]
         times = [time.perf_counter() - start]
+        recorded = {key: [np.nan] for key in getattr(tracker, "recorded_outputs", ())}
         previous = {"target_bbox": boxes[0]}
         for index in range(1, len(seq.frames)):
             image = seq.read_frame(index)
@@ -113,8 +115,10 @@ class Tracker:
             out = tracker.track(image, {"previous_output": previous})
             times.append(time.perf_counter() - start)
             boxes.append(_xywh(out["target_bbox"]))
+            for key, values in recorded.items():
+                values.append(np.nan if out.get(key) is None else float(out[key]))
             previous = out
-        return {"target_bbox": boxes, "time": times}
+        return {"target_bbox": boxes, "time": times, **({"outputs": recorded} if recorded else {})}
 
 
 def _xywh(box: Iterable[float]) -> list[float]:

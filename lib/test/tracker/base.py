@@ -36,7 +36,13 @@ from lib.utils.crop import clip_box, map_box_back, sample_target
 
 
 class BaseTracker:
-    """Base class of every test-time tracker."""
+    """Base class of every test-time tracker.
+
+    recorded_outputs: numeric keys of `track()`'s output the runner saves per frame (`<seq>_outputs.txt`, one
+    column per key, NaN for the first frame and where a value is None), e.g. which route a routed model took.
+    """
+
+    recorded_outputs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: TrackerParams):
         self.params = params
