@@ -77,7 +77,9 @@ class SeqTrackDecoder(nn.Module):
                 nn.init.xavier_uniform_(p)
 
     def query_positions(self, start: int, length: int, batch: int) -> torch.Tensor:
-        return self.embedding.position_embeddings.weight[start:start + length].unsqueeze(1).expand(-1, batch, -1)
+        # repeat, not expand: a view of a parameter made under no_grad still claims to require grad, which
+        # torch's FLOP counter trips over when it reaches a submodule
+        return self.embedding.position_embeddings.weight[start:start + length].unsqueeze(1).repeat(1, batch, 1)
 
     def forward(self, memory: torch.Tensor, pos: torch.Tensor, seq: torch.Tensor) -> torch.Tensor:
         """memory, pos (S, B, C); seq (B, L) tokens -> (1, B, L, C), every position decoded under the causal mask."""
@@ -132,7 +134,7 @@ class SEQTRACK(nn.Module):
         if mem.shape[-1] != self.hidden_dim:
             mem = self.bottleneck(mem)
         mem = mem.permute(1, 0, 2)
-        return mem, self.pos_embed.permute(1, 0, 2).expand(-1, mem.shape[1], -1)[:len(mem)]
+        return mem, self.pos_embed[:, :len(mem)].permute(1, 0, 2).repeat(1, mem.shape[1], 1)  # (see query_positions)
 
     def forward_decoder(self, xz: list[torch.Tensor], seq: torch.Tensor) -> torch.Tensor:
         """Teacher-forced logits (1, B, L, BINS + 2) of every position of `seq` (B, L)."""
@@ -198,6 +200,18 @@ def pretrained_file(cfg: CfgNode) -> str | None:
     return MAE_FILES[encoder.TYPE]
 
 
+def freeze_encoder(body: OneStreamViT, cfg: CfgNode) -> None:
+    """The official rule: unless the encoder trains (ENCODER_MULTIPLIER > 0 and not FREEZE_ENCODER), freeze it
+    except TRAIN.ENCODER_OPEN: its first two entries are exact parameter names, the rest parts of names."""
+    train = cfg.TRAIN
+    if train.ENCODER_MULTIPLIER > 0 and not train.FREEZE_ENCODER:
+        return
+    names, parts = list(train.ENCODER_OPEN[:2]), list(train.ENCODER_OPEN[2:])
+    for name, parameter in body.named_parameters():
+        if name not in names and not any(part in name for part in parts):
+            parameter.requires_grad_(False)
+
+
 def build_seqtrack(cfg: CfgNode, training: bool, pretrained_folder: str | None = None) -> SEQTRACK:
     """Build from the config; when training with MAE pre-training, load it from `pretrained_folder` (default: the
     `pretrained_networks` path of the environment)."""
@@ -216,6 +230,7 @@ def build_seqtrack(cfg: CfgNode, training: bool, pretrained_folder: str | None =
 
             pretrained_folder = env_settings().pretrained_networks
         load_pretrained_vit(body, resolve_pretrained_file(name, pretrained_folder))
+    freeze_encoder(body, cfg)
     decoder = SeqTrackDecoder(model.HIDDEN_DIM, model.DECODER.NHEADS, model.DECODER.DEC_LAYERS,
                               model.DECODER.DIM_FEEDFORWARD, model.DECODER.DROPOUT, model.DECODER.PRE_NORM,
                               model.BINS, cfg.DATA.SEARCH.NUMBER)
