@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lib.families import get_family, load_config
 from lib.families.seqtrack.model import hann_window
+from tests.families.seqtrack.helpers import drawn_tiny_model
 
 WINDOWED = True
 # Printed by the official code (see the module docstring).
@@ -31,21 +31,6 @@ OFFICIAL_CONFIDENCE = [[0.8105750048425739, 0.699203176754773, 0.553829073905944
                        [0.0740253908202198, 0.20575506901217402, 0.8863912224769592, 0.4393979609012604]]
 
 
-def tiny_model() -> torch.nn.Module:
-    net = get_family("seqtrack").build_model(load_config("seqtrack", "tiny"), False).eval()
-    generator = torch.Generator().manual_seed(7)
-    with torch.no_grad():
-        for name, value in net.state_dict().items():
-            noise = torch.randn(value.shape, generator=generator)
-            if value.dim() > 1:
-                value.copy_(noise * 0.3)
-            elif "norm" in name.lower() and name.endswith("weight"):  # LayerNorm gains near 1
-                value.copy_(1 + 0.1 * noise)
-            else:
-                value.copy_(0.02 * noise)
-    return net
-
-
 def drawn_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(11)
     z1, z2 = (torch.randn(2, 3, 64, 64, generator=generator) for _ in range(2))
@@ -56,7 +41,7 @@ def drawn_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tens
 
 @pytest.fixture(scope="module")
 def encoded():
-    net = tiny_model()
+    net = drawn_tiny_model()
     z1, z2, x, seq = drawn_inputs()
     with torch.no_grad():
         xz = net.forward_encoder([z1, z2, x])
