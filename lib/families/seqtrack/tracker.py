@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from lib.config.node import CfgNode
+from lib.config.node import CfgNode, ConfigError
 from lib.families.seqtrack.actor import tokens_to_cxcywh
 from lib.families.seqtrack.model import hann_window
 from lib.test.parameter import TrackerParams
@@ -39,7 +39,7 @@ class SeqTrackTracker(NetworkTracker):
         self.seq_format = cfg.DATA.SEQ_FORMAT
         self.num_templates = cfg.TEST.NUM_TEMPLATES
         if self.num_templates != cfg.DATA.TEMPLATE.NUMBER:
-            raise ValueError(f"TEST.NUM_TEMPLATES ({self.num_templates}) must equal DATA.TEMPLATE.NUMBER "
+            raise ConfigError(f"TEST.NUM_TEMPLATES ({self.num_templates}) must equal DATA.TEMPLATE.NUMBER "
                              f"({cfg.DATA.TEMPLATE.NUMBER}), the templates the encoder was built for")
         self.window = hann_window(self.bins, params.device) if cfg.TEST.WINDOW else None
         self.update_interval = per_dataset(cfg.TEST.UPDATE_INTERVALS, params.dataset_name)
