@@ -229,7 +229,8 @@ def build_seqtrack(cfg: CfgNode, training: bool, pretrained_folder: str | None =
             from lib.utils.env import env_settings
 
             pretrained_folder = env_settings().pretrained_networks
-        load_pretrained_vit(body, resolve_pretrained_file(name, pretrained_folder))
+        load_pretrained_vit(body, resolve_pretrained_file(name, pretrained_folder,
+                                                          switch_off="MODEL.ENCODER.PRETRAIN_TYPE 'scratch'"))
     freeze_encoder(body, cfg)
     decoder = SeqTrackDecoder(model.HIDDEN_DIM, model.DECODER.NHEADS, model.DECODER.DEC_LAYERS,
                               model.DECODER.DIM_FEEDFORWARD, model.DECODER.DROPOUT, model.DECODER.PRE_NORM,

@@ -8,6 +8,7 @@ from torch.fx.experimental import _config as fx_config
 
 from lib.families import get_family, load_config
 from lib.families.seqtrack.model import build_seqtrack, hann_window, pretrained_file
+from lib.utils.env import MissingPathError
 from lib.utils.profiling import thop_macs, tracking_steps
 from tests.families.seqtrack.helpers import drawn_tiny_model
 
@@ -62,5 +63,7 @@ def test_mae_files_follow_the_encoder_type_and_a_missing_file_is_named(tmp_path)
     assert pretrained_file(base) == "mae_pretrain_vit_base.pth"
     assert pretrained_file(large) == "mae_pretrain_vit_large.pth"
     assert pretrained_file(load_config("seqtrack", "tiny")) is None
-    with torch.device("meta"), pytest.raises(FileNotFoundError, match="mae_pretrain_vit_base.pth"):
+    with torch.device("meta"), pytest.raises(MissingPathError) as error:
         build_seqtrack(base, True, pretrained_folder=str(tmp_path))
+    assert str(tmp_path / "mae_pretrain_vit_base.pth") in str(error.value)
+    assert "MODEL.ENCODER.PRETRAIN_TYPE 'scratch'" in str(error.value)
