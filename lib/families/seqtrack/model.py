@@ -14,7 +14,7 @@ from lib.models.backbones.layout import ViTLayout
 from lib.models.backbones.pretrained import load_pretrained_vit, resolve_pretrained_file
 from lib.models.backbones.vit import OneStreamViT, build_one_stream_vit
 from lib.models.heads.mlp import MLP
-from lib.models.transformers.detr import TransformerDecoder, TransformerDecoderLayer, causal_mask
+from lib.models.transformers.detr import DecoderCache, TransformerDecoder, TransformerDecoderLayer, causal_mask
 from lib.utils.profiling import ProfileStep
 
 NUM_COORDINATES = 4
@@ -81,11 +81,15 @@ class SeqTrackDecoder(nn.Module):
         # torch's FLOP counter trips over when it reaches a submodule
         return self.embedding.position_embeddings.weight[start:start + length].unsqueeze(1).repeat(1, batch, 1)
 
-    def forward(self, memory: torch.Tensor, pos: torch.Tensor, seq: torch.Tensor) -> torch.Tensor:
-        """memory, pos (S, B, C); seq (B, L) tokens -> (1, B, L, C), every position decoded under the causal mask."""
-        tgt = self.embedding(seq).permute(1, 0, 2)
-        hs = self.body(tgt, memory, pos=pos, query_pos=self.query_positions(0, len(tgt), seq.shape[0]),
-                       tgt_mask=causal_mask(len(tgt), device=tgt.device))
+    def forward(self, memory: torch.Tensor, pos: torch.Tensor, seq: torch.Tensor,
+                cache: DecoderCache | None = None) -> torch.Tensor:
+        """memory, pos (S, B, C); seq (B, L) tokens -> (1, B, L', C): every position under the causal mask, or
+        with a cache (`body.new_cache()`) only the L' positions after those it holds, which it then holds too."""
+        past = 0 if cache is None else len(cache)
+        tgt = self.embedding(seq[:, past:]).permute(1, 0, 2)
+        mask = None if cache is not None else causal_mask(len(tgt), device=tgt.device)
+        hs = self.body(tgt, memory, pos=pos, query_pos=self.query_positions(past, len(tgt), seq.shape[0]),
+                       tgt_mask=mask, cache=cache)
         return hs.unsqueeze(0).transpose(1, 2)
 
 
@@ -150,20 +154,11 @@ class SEQTRACK(nn.Module):
         """
         memory, pos = self.memory(xz)
         center_steps = (2, 3) if seq_format == "whxy" else (0, 1)
-        decoder, batch = self.decoder, sequence.shape[0]
-        cache = decoder.body.new_cache() if use_cache else None
+        cache = self.decoder.body.new_cache() if use_cache else None
         seq, confidences = sequence, []
         for step in range(NUM_COORDINATES):
-            if cache is None:
-                tgt = decoder.embedding(seq).permute(1, 0, 2)
-                hs = decoder.body(tgt, memory, pos=pos, query_pos=decoder.query_positions(0, len(tgt), batch),
-                                  tgt_mask=causal_mask(len(tgt), device=tgt.device))
-            else:
-                new = seq[:, len(cache):]
-                tgt = decoder.embedding(new).permute(1, 0, 2)
-                hs = decoder.body(tgt, memory, pos=pos, query_pos=decoder.query_positions(len(cache), len(tgt), batch),
-                                  cache=cache)
-            probs = self.vocab_embed(hs[-1]).softmax(-1)
+            hs = self.decoder(memory, pos, seq, cache)
+            probs = self.vocab_embed(hs[0, :, -1]).softmax(-1)
             token, confidence = select_coordinate(probs, step, self.bins, window, center_steps)
             seq = torch.cat([seq, token], dim=-1)
             confidences.append(confidence)
