@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import torch
 
 from lib.models.backbones.layout import OneStreamBackbone
+from lib.utils.env import MissingPathError
 
 logger = logging.getLogger(__name__)
 
@@ -42,16 +43,17 @@ class LoadReport:
                 f"{' ...' if len(self.ignored) > 8 else ''}")
 
 
-def resolve_pretrained_file(name: str, folder: str) -> str:
-    """`name` itself when it is an existing path, else `folder/name`; a clear error when neither exists."""
+def resolve_pretrained_file(name: str, folder: str, switch_off: str = "MODEL.PRETRAIN_FILE ''") -> str:
+    """`name` itself when it is an existing path, else `folder/name`; a clear error when neither exists, naming
+    the config setting `switch_off` that trains without pre-training."""
     if os.path.isfile(name):
         return name
     path = os.path.join(folder, name)
     if not os.path.isfile(path):
-        raise FileNotFoundError(
+        raise MissingPathError(
             f"pre-trained weights '{name}' not found: expected the file {path}. Download it into that folder "
             f"(or set TRACKZOO_PRETRAINED_NETWORKS to the folder that holds it), or switch pre-training off "
-            f"with MODEL.PRETRAIN_FILE ''.")
+            f"with {switch_off}.")
     return path
 
 

@@ -41,6 +41,9 @@ VIT_VARIANTS: dict[str, VitVariant] = {
     "vit_base_patch16_224": VitVariant(16, 768, 12, 12),
     "vit_base_patch16_224_ce": VitVariant(16, 768, 12, 12, candidate_elimination=True),
     "vit_large_patch16_224_ce": VitVariant(16, 1024, 24, 16, candidate_elimination=True),
+    # SeqTrack's names (MODEL.ENCODER.TYPE), without candidate elimination.
+    "vit_base_patch16": VitVariant(16, 768, 12, 12),
+    "vit_large_patch16": VitVariant(16, 1024, 24, 16),
     # Small enough for CPU tests and a quick training run.
     "vit_test_patch16_ce": VitVariant(16, 64, 4, 2, candidate_elimination=True),
 }
