@@ -272,10 +272,7 @@ def format_table(rows: list[dict[str, Any]], clock: str, threads: int, device: s
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     models = parse_models(args.models)
-    try:
-        args.device = resolve_device(args.device)
-    except ValueError as e:
-        raise UserError(str(e)) from None
+    args.device = resolve_device(args.device)
     clock, threads, start_load = choose_clock(args.clock, args.threads, args.device)
     torch.set_num_threads(threads)
     print(f"load average {start_load.load1:.2f} on {start_load.cores} cores before starting -> "

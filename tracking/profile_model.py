@@ -44,10 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        device = resolve_device(args.device)
-    except ValueError as e:
-        raise UserError(f"--device: {e}") from None
+    device = resolve_device(args.device)
     result = profile_script(args.script, args.config, device, args.dtype, args.runs, args.warmup, args.opts,
                             budget_s=args.time_budget or None, progress=lambda line: print(f"... {line}", flush=True))
     print(format_report(result))

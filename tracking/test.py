@@ -129,10 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     from lib.test.evaluation.tracker import Tracker
     from lib.utils.env import env_settings
 
-    try:
-        device = resolve_device(args.device)
-    except ValueError as e:
-        raise UserError(f"--device: {e}") from None
+    device = resolve_device(args.device)
     num_gpus = args.num_gpus or max(torch.cuda.device_count(), 1)
     results_path = os.path.abspath(args.results_dir) if args.results_dir else None
     tracker = Tracker(args.tracker_name, args.tracker_param, args.dataset_name, args.runid,

@@ -87,10 +87,7 @@ class VotSession:
 
 def build_session(args: argparse.Namespace) -> VotSession:
     channels = parse_channels(args.channels)
-    try:
-        device = resolve_device(args.device)
-    except ValueError as e:
-        raise UserError(str(e)) from None
+    device = resolve_device(args.device)
     if args.threads:
         import torch
 

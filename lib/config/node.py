@@ -242,7 +242,8 @@ class CfgNode(dict):
 
     def _merge_file(self, path: str, chain: tuple[str, ...]) -> None:
         if path in chain:
-            raise ConfigError(f"{path}: _BASE_ cycle: {' -> '.join(chain + (path,))}; remove one of these _BASE_ entries")
+            raise ConfigError(f"{path}: _BASE_ cycle: {' -> '.join(chain + (path,))}; remove one of these _BASE_ "
+                              f"entries")
         data, lines = load_yaml(path)
         bases = data.pop(BASE_KEY, [])
         for base in [bases] if isinstance(bases, str) else bases:

@@ -3,13 +3,19 @@ from __future__ import annotations
 
 import os
 
+from lib.utils.cli import UserError
+
+
+class DeviceError(UserError, ValueError):
+    """A device that this machine does not have."""
+
 
 def resolve_device(requested: str | None) -> str:
-    """'cuda' or 'cpu': the requested one, or CUDA when available. Asking for CUDA without it is an error."""
+    """'cuda' or 'cpu': the requested one, or CUDA when available. Asking for CUDA without it is a user error."""
     import torch
 
     if requested == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda, but CUDA is not available here")
+        raise DeviceError("--device cuda, but CUDA is not available here; use --device cpu")
     return requested or ("cuda" if torch.cuda.is_available() else "cpu")
 
 

@@ -136,10 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     from lib.utils.device import resolve_device
     from lib.utils.env import env_settings
 
-    try:
-        device = resolve_device(args.device)
-    except ValueError as e:
-        raise UserError(f"--device: {e}") from None
+    device = resolve_device(args.device)
     if load_config(TRACKER, args.config, args.opts).MODEL.BACKBONE.Dynamic is not True:
         raise UserError(f"--config {args.config}: MODEL.BACKBONE.Dynamic is false (no router to sweep); use a "
                         f"step-2 config")

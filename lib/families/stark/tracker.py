@@ -59,7 +59,8 @@ class STARKSTracker(NetworkTracker):
     def forward_search_batch(cls, trackers: list["STARKSTracker"], searches: list[Crop]) -> list[dict]:
         net = trackers[0].net
         search = net.forward_backbone(torch.cat([s.tensor for s in searches]), torch.cat([s.mask for s in searches]))
-        slots = [stack_tokens([t.state.templates[i] for t in trackers]) for i in range(len(trackers[0].state.templates))]
+        slots = [stack_tokens([t.state.templates[i] for t in trackers])
+                 for i in range(len(trackers[0].state.templates))]
         out, _, _ = net.forward_transformer(merge_tokens(slots + [search]), run_box_head=True,
                                             run_cls_head=cls.run_cls_head)
         return split_batch(out, len(trackers))

@@ -15,8 +15,8 @@ import numpy as np
 from lib.utils.cli import UserError
 from lib.utils.numeric_text import read_numeric_file
 
-__all__ = ["EvalSequence", "TrackerSpec", "TrackerSpecError", "MissingResultsError", "result_file", "find_missing", "read_boxes",
-           "read_times", "time_file_for"]
+__all__ = ["EvalSequence", "TrackerSpec", "TrackerSpecError", "MissingResultsError", "result_file", "find_missing",
+           "read_boxes", "read_times", "time_file_for"]
 
 _MAX_LISTED = 25
 
