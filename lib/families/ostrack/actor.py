@@ -45,7 +45,8 @@ class OSTrackActor(BaseActor):
         out = self.forward_pass(data)
         return self.compute_losses(out, data)
 
-    def forward_pass(self, data: dict) -> dict:
+    def forward_pass(self, data: dict, **net_kwargs) -> dict:
+        """The network on the batch's crops; net_kwargs go to the network (a subclass's extra options)."""
         template, search = data["template_images"][0], data["search_images"][0]
         backbone = self.cfg.MODEL.BACKBONE
         mask, keep_rate = None, None
@@ -54,7 +55,7 @@ class OSTrackActor(BaseActor):
                                        template.shape[0], template.device, data["template_anno"][0])
             keep_rate = ce_keep_rate(int(data["epoch"]), self.cfg.TRAIN.CE_START_EPOCH,
                                      self.cfg.TRAIN.CE_WARM_EPOCH, backbone.CE_KEEP_RATIO[0])
-        return self.net(template, search, ce_template_mask=mask, ce_keep_rate=keep_rate)
+        return self.net(template, search, ce_template_mask=mask, ce_keep_rate=keep_rate, **net_kwargs)
 
     def compute_losses(self, out: dict, data: dict) -> tuple[torch.Tensor, dict[str, float]]:
         pred = out["pred_boxes"]

@@ -1,0 +1,95 @@
+"""SDSTrack (Hou et al., CVPR 2024): self-distillation symmetric adapters for RGB-D / RGB-T / RGB-E tracking.
+
+Official code: github.com/hoqolo/SDSTrack. An OSTrack-256-CE network shared by an RGB and an auxiliary stream,
+adapters in every block, cross-modal fusion at blocks 3/6/9/11. Only the adapters, the auxiliary patch embedding
+and the final norm train; the rest comes from an OSTrack checkpoint through TRAIN.INIT_FROM (non-strict, as the
+official code loads it: TRAIN.INIT_STRICT false).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lib.families import Family, TinyRun
+from lib.families.sdstrack.config import add_config
+
+if TYPE_CHECKING:
+    import torch
+    import torch.nn as nn
+
+    from lib.config.node import CfgNode
+
+# Official parameter groups: names containing these train at LR, the final norm at LR * BACKBONE_MULTIPLIER,
+# everything else is frozen.
+ADAPTED = ("Adapter", "multimodal")
+FINAL_NORM = "backbone.norm."
+
+
+def build_model(cfg: "CfgNode", training: bool) -> "nn.Module":
+    from lib.families.sdstrack.model import build_sdstrack
+
+    return build_sdstrack(cfg, training)
+
+
+def build_actor(net: "nn.Module", cfg: "CfgNode", script: str):
+    from lib.families.sdstrack.actor import SDSTrackActor
+
+    return SDSTrackActor(net, cfg)
+
+
+def build_tracker(params):
+    from lib.families.ostrack.tracker import OSTrackTracker
+
+    return OSTrackTracker(params)
+
+
+def param_groups(net: "nn.Module", cfg: "CfgNode") -> list[dict]:
+    """Adapters and the auxiliary patch embedding at LR, the final norm at LR * BACKBONE_MULTIPLIER; every other
+    parameter stops training."""
+    adapted, norm = [], []
+    for name, param in net.named_parameters():
+        if any(key in name for key in ADAPTED):
+            adapted.append(param)
+        elif name.startswith(FINAL_NORM):
+            norm.append(param)
+        else:
+            param.requires_grad_(False)
+    groups = [{"params": [p for p in adapted if p.requires_grad], "lr": cfg.TRAIN.LR},
+              {"params": [p for p in norm if p.requires_grad], "lr": cfg.TRAIN.LR * cfg.TRAIN.BACKBONE_MULTIPLIER}]
+    return [g for g in groups if g["params"]]
+
+
+def data_options(cfg: "CfgNode", script: str) -> dict:
+    from lib.families.ostrack import data_options as ostrack_data_options
+
+    return ostrack_data_options(cfg, script)
+
+
+def dummy_inputs(cfg: "CfgNode", device: "torch.device | str") -> tuple:
+    """OSTrack's tracking step on 6-channel crops."""
+    import torch
+
+    from lib.config.defaults import input_channels
+    from lib.families.ostrack import dummy_inputs as ostrack_dummy_inputs
+
+    template, search, mask = ostrack_dummy_inputs(cfg, device)
+    channels = input_channels(cfg.DATA)
+    return (torch.randn(1, channels, *template.shape[2:], device=device),
+            torch.randn(1, channels, *search.shape[2:], device=device), mask)
+
+
+FAMILY = Family(
+    name="sdstrack",
+    scripts={"sdstrack": "SDSTrack"},
+    trackers={"sdstrack": "sdstrack"},
+    add_config=add_config,
+    build_model=build_model,
+    build_actor=build_actor,
+    build_tracker=build_tracker,
+    data_options=data_options,
+    dummy_inputs=dummy_inputs,
+    param_groups=param_groups,
+    tiny={"sdstrack": TinyRun("tiny_rgbd")},
+    # The three files build the same network (only data, epochs and learning rates differ).
+    manifests={("sdstrack", f"cvpr2024_{m}"): "sdstrack_rgbd.json" for m in ("rgbd", "rgbt", "rgbe")},
+    description="SDSTrack: symmetric adapters and self-distillation for RGB-D/T/E tracking (CVPR 2024)",
+)
