@@ -32,7 +32,8 @@ def test_masked_path_differs_from_the_fine_path_and_both_return_the_fusion_featu
     # (64 -> 45 -> 32 after CE at blocks 1 and 2)
     assert len(fine["distill_features"]) == len(masked["distill_features"]) == 1
     assert fine["distill_features"][0].shape == (2, 2 * (16 + 32), 64)
-    assert not torch.allclose(fine["score_map"], masked["score_map"])
+    assert not torch.allclose(fine["backbone_feat"], masked["backbone_feat"])
+    assert not torch.allclose(fine["distill_features"][0], masked["distill_features"][0])
 
 
 def test_only_adapters_the_auxiliary_patch_embedding_and_the_final_norm_train():
