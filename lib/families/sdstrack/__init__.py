@@ -37,9 +37,9 @@ def build_actor(net: "nn.Module", cfg: "CfgNode", script: str):
 
 
 def build_tracker(params):
-    from lib.families.ostrack.tracker import OSTrackTracker
+    from lib.families.sdstrack.tracker import SDSTrackTracker
 
-    return OSTrackTracker(params)
+    return SDSTrackTracker(params)
 
 
 def param_groups(net: "nn.Module", cfg: "CfgNode") -> list[dict]:

@@ -20,5 +20,10 @@ def add_config(cfg: CfgNode, script: str) -> None:
     # Read by the official trainer only; kept so the official files load.
     cfg.TRAIN.SAVE_EPOCH_INTERVAL = 1
     cfg.TRAIN.SAVE_LAST_N_EPOCH = 1
+    # The official initialisation is a whole OSTrack checkpoint loaded non-strictly: it provides 152 of the 348
+    # non-head entries (no adapters, no auxiliary patch embedding).
+    cfg.TRAIN.INIT_MIN_MATCH = 0.4
+    # none, rgb or aux: blank that stream's input channels while tracking (modality-absence experiment).
+    cfg.TEST.MISSING_MODALITY = "none"
     # The fusion adapters of 8 blocks never run (as in the official model).
     cfg.TRAIN.FIND_UNUSED_PARAMETERS = True
