@@ -48,3 +48,21 @@ def test_only_adapters_the_auxiliary_patch_embedding_and_the_final_norm_train():
     assert len(adapted) == 4 * 4 * 4 + 2  # 4 adapters x 4 tensors per block, plus the multimodal embedding
     trainable = {n for n, p in net.named_parameters() if p.requires_grad}
     assert trainable == adapted | {"backbone.norm.weight", "backbone.norm.bias"}
+
+
+def test_an_ostrack_checkpoint_initialises_everything_but_the_new_modules(tmp_path):
+    """The official initialisation: a whole OSTrack checkpoint ('net' entry), loaded through TRAIN.INIT_FROM."""
+    from lib.train.staging import load_init_weights
+
+    ostrack = get_family("ostrack").build_model(load_config("ostrack", "tiny"), True)
+    path = str(tmp_path / "OSTrack_ep0010.pth.tar")
+    torch.save({"net": ostrack.state_dict()}, path)
+    cfg = load_config("sdstrack", "tiny_rgbd")
+    net = get_family("sdstrack").build_model(cfg, True)
+    missing, unexpected = load_init_weights(net, path, cfg.TRAIN.INIT_MIN_MATCH)
+    assert not unexpected
+    assert {k.split(".")[1] for k in missing} == {"pos_embed_z_z_dte", "pos_embed_x_x_dte", "patch_embed_multimodal",
+                                                  "blocks"}
+    assert all("Adapter" in k for k in missing if ".blocks." in k)
+    assert torch.equal(net.state_dict()["backbone.blocks.0.attn.qkv.weight"],
+                       ostrack.state_dict()["backbone.blocks.0.attn.qkv.weight"])
