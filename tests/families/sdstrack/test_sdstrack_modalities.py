@@ -1,0 +1,51 @@
+"""Auxiliary-modality frames: the DepthTrack colour map and LasHeR's visible/infrared pairing by frame number."""
+from __future__ import annotations
+
+import glob
+
+import cv2
+import numpy as np
+import pytest
+
+from lib.families.sdstrack.modalities import depth_colormap, frames_by_index, paired_frames, rgbd_frame
+
+
+def test_depth_is_clipped_at_three_medians_normalised_and_jet_coloured_in_bgr():
+    depth = np.array([[100, 200, 300, 400], [200, 200, 5000, 60000]], dtype=np.uint16)  # median 250 -> clip 750
+    out = depth_colormap(depth)
+    # by hand: clipped [100 200 300 400 / 200 200 750 750], (v - 100) * 255 / 650 rounded
+    # -> 0, 39, 78, 118 / 39, 39, 255, 255
+    levels = np.array([[0, 39, 78, 118], [39, 39, 255, 255]], dtype=np.uint8)
+    assert np.array_equal(out, cv2.applyColorMap(levels, cv2.COLORMAP_JET))
+    assert tuple(out[0, 0]) == (128, 0, 0)  # the lowest JET level is dark blue: B first, as the official frame
+
+
+def test_an_rgbd_frame_is_rgb_then_the_colour_map():
+    color = np.zeros((2, 4, 3), np.uint8)
+    color[..., 0] = 7  # blue in OpenCV order
+    depth = np.arange(8, dtype=np.uint16).reshape(2, 4) * 10 + 10
+    frame = rgbd_frame(color, depth)
+    assert frame.shape == (2, 4, 6)
+    assert (frame[..., 2] == 7).all() and (frame[..., :2] == 0).all()
+    assert np.array_equal(frame[..., 3:], depth_colormap(depth))
+
+
+def test_lasher_frames_pair_by_number_where_the_official_glob_mismatches(tmp_path):
+    names = [f"{i:06d}.jpg" for i in range(12)]
+    ir_names = [f"i{i:03d}.jpg" for i in range(12)]
+    for folder, files in (("visible", names), ("infrared", ir_names)):
+        (tmp_path / folder).mkdir()
+        for name in files:
+            (tmp_path / folder / name).write_bytes(b"")
+    # the official lookup for frame 1 also matches 000011.jpg; which one comes first is up to the file system
+    assert len(glob.glob(str(tmp_path / "visible" / "*1.jpg"))) == 2
+    pairs = paired_frames(sorted(names, reverse=True), ir_names)
+    assert pairs[1] == ("000001.jpg", "i001.jpg") and pairs[11] == ("000011.jpg", "i011.jpg")
+    assert len(pairs) == 12
+
+
+def test_inconsistent_frame_numbers_are_refused():
+    with pytest.raises(ValueError, match="same number 1"):
+        frames_by_index(["0001.jpg", "001.jpg"])
+    with pytest.raises(ValueError, match="do not have the same numbers"):
+        paired_frames(["000001.jpg", "000002.jpg"], ["i001.jpg", "i003.jpg"])
