@@ -40,8 +40,12 @@ def build_tracker(params):
 
 
 def data_options(cfg: "CfgNode", script: str) -> dict:
-    """The processing adds each search crop's Gaussian centre label ('search_label') on the token grid."""
-    return {"sampler": {}, "processing": {"heatmap_stride": cfg.MODEL.BACKBONE.STRIDE}}
+    """The processing adds each search crop's Gaussian centre label ('search_label') on the token grid and draws the
+    search-area factor per sample in DA.sfactor, with the border placement at DA.border_prob (the release's
+    processing_imix, which its default `--datr 1` training uses)."""
+    processing = {"heatmap_stride": cfg.MODEL.BACKBONE.STRIDE, "search_factor_range": tuple(cfg.DA.sfactor),
+                  "border_prob": cfg.DA.border_prob}
+    return {"sampler": {}, "processing": processing}
 
 
 def adapt_state_dict(state: dict[str, "torch.Tensor"]) -> dict[str, "torch.Tensor"]:
