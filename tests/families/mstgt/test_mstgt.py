@@ -92,3 +92,22 @@ def test_authors_key_names_load_through_the_declared_rename():
     authors = {{v: k for k, v in AUTHOR_KEY_ALIASES.items()}.get(k, k): v for k, v in state.items()}
     assert "backbone.MSPG.weight" in authors and "backbone.MSVC.weight" not in authors
     net.load_state_dict(family.adapt_state_dict(authors), strict=True)
+
+
+def test_mae_hivit_file_loads_into_the_backbone_and_a_missing_one_is_a_user_error(tmp_path):
+    import pytest
+
+    from lib.families.mstgt.model import build_mstgt
+    from lib.utils.cli import UserError
+
+    cfg = load_config("mstgt", "tiny", opts=["MODEL.PRETRAIN_FILE", "mae_hivit_base_1600ep.pth"])
+    with pytest.raises(UserError, match="MODEL.PRETRAIN_FILE"):
+        build_mstgt(cfg, True, pretrained_folder=str(tmp_path))
+    torch.manual_seed(1)
+    source = get_family("mstgt").build_model(load_config("mstgt", "tiny"), False)
+    mae = {k[len("backbone."):]: v for k, v in source.state_dict().items()
+           if k.startswith("backbone.") and not k.startswith("backbone.pos_embed_")}
+    torch.save({"model": mae}, tmp_path / "mae_hivit_base_1600ep.pth")
+    net = build_mstgt(cfg, True, pretrained_folder=str(tmp_path))
+    assert torch.equal(net.backbone.blocks[0].mlp.fc1.weight, source.backbone.blocks[0].mlp.fc1.weight)
+    assert torch.equal(net.backbone.pos_embed_x, source.backbone.pos_embed_x)  # derived from absolute_pos_embed
