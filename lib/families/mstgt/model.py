@@ -170,7 +170,7 @@ class MSTGT(nn.Module):
 def build_mstgt(cfg: CfgNode, training: bool, pretrained_folder: str | None = None) -> MSTGT:
     """Build from the config; when training with MODEL.PRETRAIN_FILE set, load the MAE HiViT pre-training from
     `pretrained_folder` (default: the `pretrained_networks` path of the environment)."""
-    from lib.models.backbones.pretrained import load_pretrained_vit, resolve_pretrained_file
+    from lib.models.backbones.pretrained import load_named_pretraining
 
     if cfg.MODEL.HEAD.TYPE != "CENTER":
         raise ConfigError(f"MODEL.HEAD.TYPE = {cfg.MODEL.HEAD.TYPE!r} is not supported (only 'CENTER')")
@@ -184,11 +184,7 @@ def build_mstgt(cfg: CfgNode, training: bool, pretrained_folder: str | None = No
         raise ConfigError(f"MODEL.BACKBONE.STRIDE = {backbone_cfg.STRIDE} differs from the patch size "
                           f"{backbone.patch_size} of '{backbone_cfg.TYPE}'")
     if training and cfg.MODEL.PRETRAIN_FILE:
-        if pretrained_folder is None:
-            from lib.utils.env import env_settings
-
-            pretrained_folder = env_settings().pretrained_networks
-        load_pretrained_vit(backbone, resolve_pretrained_file(cfg.MODEL.PRETRAIN_FILE, pretrained_folder))
+        load_named_pretraining(backbone, cfg.MODEL.PRETRAIN_FILE, pretrained_folder)
     head = CenterPredictor(inplanes=backbone.embed_dim, channel=cfg.MODEL.HEAD.NUM_CHANNELS,
                            feat_sz=cfg.DATA.SEARCH.SIZE // backbone_cfg.STRIDE, stride=backbone_cfg.STRIDE,
                            size_branch=False)
