@@ -6,7 +6,7 @@ import torch.nn as nn
 
 from lib.config.node import CfgNode, ConfigError
 from lib.models.backbones.layout import ViTLayout
-from lib.models.backbones.pretrained import load_pretrained_vit, resolve_pretrained_file
+from lib.models.backbones.pretrained import load_named_pretraining
 from lib.models.backbones.vit import OneStreamViT, build_one_stream_vit
 from lib.models.heads.center import CenterPredictor
 
@@ -74,11 +74,7 @@ def build_ostrack(cfg: CfgNode, training: bool, pretrained_folder: str | None = 
         raise ConfigError(f"MODEL.BACKBONE.STRIDE = {backbone_cfg.STRIDE} differs from the patch size "
                           f"{backbone.patch_size} of '{backbone_cfg.TYPE}'")
     if training and cfg.MODEL.PRETRAIN_FILE:
-        if pretrained_folder is None:
-            from lib.utils.env import env_settings
-
-            pretrained_folder = env_settings().pretrained_networks
-        load_pretrained_vit(backbone, resolve_pretrained_file(cfg.MODEL.PRETRAIN_FILE, pretrained_folder))
+        load_named_pretraining(backbone, cfg.MODEL.PRETRAIN_FILE, pretrained_folder)
     head = CenterPredictor(inplanes=backbone.embed_dim, channel=cfg.MODEL.HEAD.NUM_CHANNELS,
                            feat_sz=cfg.DATA.SEARCH.SIZE // backbone_cfg.STRIDE, stride=backbone_cfg.STRIDE,
                            score_prior=cfg.MODEL.HEAD.SCORE_PRIOR)

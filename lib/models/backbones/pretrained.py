@@ -57,6 +57,16 @@ def resolve_pretrained_file(name: str, folder: str, switch_off: str = "MODEL.PRE
     return path
 
 
+def load_named_pretraining(backbone: OneStreamBackbone, name: str, folder: str | None = None) -> "LoadReport":
+    """`load_pretrained_vit` from the file `name` (MODEL.PRETRAIN_FILE) in `folder` (default: the environment's
+    `pretrained_networks`)."""
+    if folder is None:
+        from lib.utils.env import env_settings
+
+        folder = env_settings().pretrained_networks
+    return load_pretrained_vit(backbone, resolve_pretrained_file(name, folder))
+
+
 def read_state_dict(path: str) -> dict[str, torch.Tensor]:
     """The tensors of a checkpoint file, unwrapped and with training prefixes removed."""
     try:

@@ -47,6 +47,27 @@ def _nearest_indices(size: int, out_size: int) -> np.ndarray:
     return np.minimum(idx, size - 1)
 
 
+def _border_box(gt: tuple, factor: float, rng: random.Random) -> tuple:
+    """A square box whose crop (side ceil(sqrt(w h) * factor)) has the target at a random one of its four borders."""
+    _, _, w, h = gt
+    side = math.ceil(math.sqrt(w * h) * factor)
+    cx, cy = gt[0] + w / 2, gt[1] + h / 2
+    x1, y1 = round(cx - side / 2), round(cy - side / 2)
+    across = {"x": int(rng.uniform(w / 2 - side / 2, side / 2 - w / 2)),
+              "y": int(rng.uniform(h / 2 - side / 2, side / 2 - h / 2))}
+    edge = rng.random()
+    if edge <= 0.5:  # top (the crop moves down) or left (it moves right)
+        axis, sign = ("y", 1) if edge <= 0.25 else ("x", 1)
+    else:  # right or bottom
+        axis, sign = ("x", -1) if edge <= 0.75 else ("y", -1)
+    extent = h if axis == "y" else w
+    shift = sign * int(rng.uniform(side / 2 - extent / 4, side / 2 + extent / 4))
+    other = "x" if axis == "y" else "y"
+    dx, dy = (shift, across[other]) if axis == "x" else (across[other], shift)
+    size = side / factor
+    return x1 + side / 2 + dx - size / 2, y1 + side / 2 + dy - size / 2, size, size
+
+
 class TrackingProcessing:
     """Crops, boxes and masks for template and search frames; see the module docstring.
 
@@ -59,13 +80,20 @@ class TrackingProcessing:
     heatmap_stride: when > 0, also return 'search_label', a Gaussian centre heat map per search crop on the
         (size // stride)^2 grid, with CornerNet radius `heatmap_min_overlap`.
     with_masks: also return '<part>_masks' (N, S, S) float32 (zeros where the dataset has no instance mask).
+    search_factor_range: (low, high) to draw the search-area factor per sample instead of the fixed one (MSTGT):
+        U[low, high], then, unless the border placement applies, the jitter is redrawn (up to 21 tries) until the
+        smallest factor that keeps every target centre inside its crop, clipped to >= low, is <= high, and the
+        factor is drawn from U[that, high].
+    border_prob: with this probability (and a search_factor_range) each search crop is shifted so that the
+        target lies at one of the four crop borders (chosen at random, as the MSTGT release does).
     """
 
     def __init__(self, search_area_factor: Mapping[str, float], output_sz: Mapping[str, int],
                  center_jitter_factor: Mapping[str, float], scale_jitter_factor: Mapping[str, float],
                  transform: Mapping[str, Compose], joint_transform: Compose | None = None, norm_by: str = "out",
                  reject_padding: bool = True, padding_check_stride: int = 16, heatmap_stride: int = 0,
-                 heatmap_min_overlap: float = 0.7, with_masks: bool = False):
+                 heatmap_min_overlap: float = 0.7, with_masks: bool = False,
+                 search_factor_range: tuple[float, float] | None = None, border_prob: float = 0.0):
         self.search_area_factor = _per_part("search_area_factor", search_area_factor)
         self.output_sz = {k: int(v) for k, v in _per_part("output_sz", output_sz).items()}
         self.center_jitter_factor = _per_part("center_jitter_factor", center_jitter_factor)
@@ -79,6 +107,11 @@ class TrackingProcessing:
         self.heatmap_stride = int(heatmap_stride)
         self.heatmap_min_overlap = heatmap_min_overlap
         self.with_masks = with_masks
+        if search_factor_range is not None and not 0 < search_factor_range[0] <= search_factor_range[1]:
+            raise ValueError(f"TrackingProcessing: search_factor_range must be (low, high) with 0 < low <= high, "
+                             f"got {search_factor_range}")
+        self.search_factor_range = None if search_factor_range is None else tuple(map(float, search_factor_range))
+        self.border_prob = float(border_prob)
         for part, size in self.output_sz.items():
             if size < 2:
                 raise ValueError(f"TrackingProcessing: output_sz['{part}'] must be at least 2, got {size}")
@@ -122,6 +155,22 @@ class TrackingProcessing:
         cy = y + 0.5 * h + max_offset * (rng.random() - 0.5)
         return cx - 0.5 * w_j, cy - 0.5 * h_j, w_j, h_j
 
+    def _random_search_area(self, gts: list[tuple], rng: random.Random) -> tuple[list[tuple], float]:
+        """Jittered search boxes and one search-area factor for the sample (see `search_factor_range`)."""
+        low, high = self.search_factor_range
+        factor = rng.uniform(low, high)
+        if rng.random() < self.border_prob:
+            return [_border_box(gt, factor, rng) for gt in gts], factor
+        for _ in range(21):
+            jittered = [self._jitter(gt, "search", rng) for gt in gts]
+            shift = max(abs((j[i] + j[i + 2] / 2) - (g[i] + g[i + 2] / 2)) for j, g in zip(jittered, gts)
+                        for i in (0, 1))
+            # The release divides by the first frame's jittered size.
+            min_factor = max(2 * shift / math.sqrt(jittered[0][2] * jittered[0][3]), low)
+            if min_factor <= high:
+                return jittered, rng.uniform(min_factor, high)
+        return jittered, factor
+
     def _mostly_padding(self, att: np.ndarray, part: str) -> bool:
         if not att.any():
             return False
@@ -138,8 +187,11 @@ class TrackingProcessing:
             return None
         if aug.mirrored:
             gts = [mirror_box(gt, frame.shape[1]) for gt, frame in zip(gts, frames)]
-        jittered = [self._jitter(gt, part, rng) for gt in gts]
-        sides = [crop_side(box[2], box[3], self.search_area_factor[part]) for box in jittered]
+        if part == "search" and self.search_factor_range is not None:
+            jittered, factor = self._random_search_area(gts, rng)
+        else:
+            jittered, factor = [self._jitter(gt, part, rng) for gt in gts], self.search_area_factor[part]
+        sides = [crop_side(box[2], box[3], factor) for box in jittered]
         if min(sides) < 1:
             return None
         return list(zip(gts, jittered, sides))
