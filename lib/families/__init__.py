@@ -86,6 +86,18 @@ class BuildTrainerHooks(Protocol):
 
 
 @dataclass(frozen=True)
+class Lazy:
+    """A step callable named as "module:attribute", imported on first call, so that declaring a family imports nothing
+    heavy; a plain object (not a closure), so a declaration still pickles into worker processes."""
+
+    target: str
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        module, _, attribute = self.target.partition(":")
+        return getattr(importlib.import_module(module), attribute)(*args, **kwargs)
+
+
+@dataclass(frozen=True)
 class TinyRun:
     """A small configuration of a training script for smoke tests: an experiment name (or YAML path) and
     `KEY VALUE` overrides. The conformance suite trains and tracks one step with it."""

@@ -7,26 +7,8 @@ routing each frame by `score < TEST.ROUTER_THRESHOLD` (heavy below).
 """
 from __future__ import annotations
 
-from lib.families import Family, TinyRun
+from lib.families import Family, Lazy, TinyRun
 from lib.families.dynamictrack.config import add_config
-
-
-def build_model(cfg, training: bool):
-    from lib.families.dynamictrack.model import build_model as build
-
-    return build(cfg, training)
-
-
-def build_actor(net, cfg, script: str):
-    from lib.families.dynamictrack.actor import build_actor as build
-
-    return build(net, cfg, script)
-
-
-def build_tracker(params):
-    from lib.families.dynamictrack.tracker import build_tracker as build
-
-    return build(params)
 
 
 def data_options(cfg, script: str) -> dict:
@@ -36,22 +18,16 @@ def data_options(cfg, script: str) -> dict:
     return stark_options(cfg, "stark_s")
 
 
-def dummy_inputs(cfg, device):
-    from lib.families.dynamictrack.model import dummy_inputs as make
-
-    return make(cfg, device)
-
-
 FAMILY = Family(
     name="dynamictrack",
     scripts={"dynamictrack": "STARKS"},
     trackers={"dynamictrack": "dynamictrack"},
     add_config=add_config,
-    build_model=build_model,
-    build_actor=build_actor,
-    build_tracker=build_tracker,
+    build_model=Lazy("lib.families.dynamictrack.model:build_model"),
+    build_actor=Lazy("lib.families.dynamictrack.actor:build_actor"),
+    build_tracker=Lazy("lib.families.dynamictrack.tracker:build_tracker"),
     data_options=data_options,
-    dummy_inputs=dummy_inputs,
+    dummy_inputs=Lazy("lib.families.dynamictrack.model:dummy_inputs"),
     # Step 2 (router only, on a step-1 model) is what the tracker needs; step 1 is checked by the family's tests.
     tiny={"dynamictrack": TinyRun("tiny_step2")},
     manifests={("dynamictrack", "baseline_step2"): "dynamictrack.json"},

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lib.families import Family, TinyRun
+from lib.families import Family, Lazy, TinyRun
 from lib.families.mstgt.config import add_config
 
 if TYPE_CHECKING:
@@ -21,22 +21,10 @@ if TYPE_CHECKING:
 AUTHOR_KEY_ALIASES = {"backbone.MSPG.weight": "backbone.MSVC.weight", "backbone.STPG.weight": "backbone.MSTG.weight"}
 
 
-def build_model(cfg: "CfgNode", training: bool) -> "nn.Module":
-    from lib.families.mstgt.model import build_mstgt
-
-    return build_mstgt(cfg, training)
-
-
 def build_actor(net: "nn.Module", cfg: "CfgNode", script: str):
     from lib.families.mstgt.actor import MSTGTActor
 
     return MSTGTActor(net, cfg)
-
-
-def build_tracker(params):
-    from lib.families.mstgt.tracker import MSTGTTracker
-
-    return MSTGTTracker(params)
 
 
 def data_options(cfg: "CfgNode", script: str) -> dict:
@@ -78,9 +66,9 @@ FAMILY = Family(
     scripts={"mstgt": "MSTGT"},
     trackers={"mstgt": "mstgt"},
     add_config=add_config,
-    build_model=build_model,
+    build_model=Lazy("lib.families.mstgt.model:build_mstgt"),
     build_actor=build_actor,
-    build_tracker=build_tracker,
+    build_tracker=Lazy("lib.families.mstgt.tracker:MSTGTTracker"),
     data_options=data_options,
     adapt_state_dict=adapt_state_dict,
     dummy_inputs=dummy_inputs,

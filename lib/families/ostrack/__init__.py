@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from lib.families import Family, TinyRun
+from lib.families import Family, Lazy, TinyRun
 from lib.families.ostrack.config import add_config
 
 if TYPE_CHECKING:
@@ -18,22 +18,10 @@ if TYPE_CHECKING:
     from lib.config.node import CfgNode
 
 
-def build_model(cfg: "CfgNode", training: bool) -> "nn.Module":
-    from lib.families.ostrack.model import build_ostrack
-
-    return build_ostrack(cfg, training)
-
-
 def build_actor(net: "nn.Module", cfg: "CfgNode", script: str):
     from lib.families.ostrack.actor import OSTrackActor
 
     return OSTrackActor(net, cfg)
-
-
-def build_tracker(params):
-    from lib.families.ostrack.tracker import OSTrackTracker
-
-    return OSTrackTracker(params)
 
 
 def data_options(cfg: "CfgNode", script: str) -> dict:
@@ -63,9 +51,9 @@ FAMILY = Family(
     scripts={"ostrack": "OSTrack"},
     trackers={"ostrack": "ostrack"},
     add_config=add_config,
-    build_model=build_model,
+    build_model=Lazy("lib.families.ostrack.model:build_ostrack"),
     build_actor=build_actor,
-    build_tracker=build_tracker,
+    build_tracker=Lazy("lib.families.ostrack.tracker:OSTrackTracker"),
     data_options=data_options,
     dummy_inputs=dummy_inputs,
     tiny={"ostrack": TinyRun("tiny")},

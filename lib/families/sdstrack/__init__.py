@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lib.families import Family, TinyRun
+from lib.families import Family, Lazy, TinyRun
 from lib.families.sdstrack.config import add_config
 
 if TYPE_CHECKING:
@@ -24,22 +24,10 @@ ADAPTED = ("Adapter", "multimodal")
 FINAL_NORM = "backbone.norm."
 
 
-def build_model(cfg: "CfgNode", training: bool) -> "nn.Module":
-    from lib.families.sdstrack.model import build_sdstrack
-
-    return build_sdstrack(cfg, training)
-
-
 def build_actor(net: "nn.Module", cfg: "CfgNode", script: str):
     from lib.families.sdstrack.actor import SDSTrackActor
 
     return SDSTrackActor(net, cfg)
-
-
-def build_tracker(params):
-    from lib.families.sdstrack.tracker import SDSTrackTracker
-
-    return SDSTrackTracker(params)
 
 
 def param_groups(net: "nn.Module", cfg: "CfgNode") -> list[dict]:
@@ -56,12 +44,6 @@ def param_groups(net: "nn.Module", cfg: "CfgNode") -> list[dict]:
     groups = [{"params": [p for p in adapted if p.requires_grad], "lr": cfg.TRAIN.LR},
               {"params": [p for p in norm if p.requires_grad], "lr": cfg.TRAIN.LR * cfg.TRAIN.BACKBONE_MULTIPLIER}]
     return [g for g in groups if g["params"]]
-
-
-def data_options(cfg: "CfgNode", script: str) -> dict:
-    from lib.families.ostrack import data_options as ostrack_data_options
-
-    return ostrack_data_options(cfg, script)
 
 
 def dummy_inputs(cfg: "CfgNode", device: "torch.device | str") -> tuple:
@@ -82,10 +64,10 @@ FAMILY = Family(
     scripts={"sdstrack": "SDSTrack"},
     trackers={"sdstrack": "sdstrack"},
     add_config=add_config,
-    build_model=build_model,
+    build_model=Lazy("lib.families.sdstrack.model:build_sdstrack"),
     build_actor=build_actor,
-    build_tracker=build_tracker,
-    data_options=data_options,
+    build_tracker=Lazy("lib.families.sdstrack.tracker:SDSTrackTracker"),
+    data_options=Lazy("lib.families.ostrack:data_options"),
     dummy_inputs=dummy_inputs,
     param_groups=param_groups,
     tiny={"sdstrack": TinyRun("tiny_rgbd")},

@@ -8,32 +8,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lib.families import Family, TinyRun
+from lib.families import Family, Lazy, TinyRun
 from lib.families.seqtrack.config import add_config
 
 if TYPE_CHECKING:
-    import torch
     import torch.nn as nn
 
     from lib.config.node import CfgNode
-
-
-def build_model(cfg: "CfgNode", training: bool) -> "nn.Module":
-    from lib.families.seqtrack.model import build_seqtrack
-
-    return build_seqtrack(cfg, training)
 
 
 def build_actor(net: "nn.Module", cfg: "CfgNode", script: str):
     from lib.families.seqtrack.actor import SeqTrackActor
 
     return SeqTrackActor(net, cfg)
-
-
-def build_tracker(params):
-    from lib.families.seqtrack.tracker import build_tracker as build
-
-    return build(params)
 
 
 def data_options(cfg: "CfgNode", script: str) -> dict:
@@ -51,23 +38,17 @@ def param_groups(net: "nn.Module", cfg: "CfgNode") -> list[dict]:
     return groups
 
 
-def dummy_inputs(cfg: "CfgNode", device: "torch.device | str"):
-    from lib.families.seqtrack.model import dummy_inputs as make
-
-    return make(cfg, device)
-
-
 FAMILY = Family(
     name="seqtrack",
     scripts={"seqtrack": "SEQTRACK"},
     trackers={"seqtrack": "seqtrack"},
     add_config=add_config,
-    build_model=build_model,
+    build_model=Lazy("lib.families.seqtrack.model:build_seqtrack"),
     build_actor=build_actor,
-    build_tracker=build_tracker,
+    build_tracker=Lazy("lib.families.seqtrack.tracker:build_tracker"),
     data_options=data_options,
     param_groups=param_groups,
-    dummy_inputs=dummy_inputs,
+    dummy_inputs=Lazy("lib.families.seqtrack.model:dummy_inputs"),
     tiny={"seqtrack": TinyRun("tiny")},
     # The _got files build the same networks as the files the manifests were made from.
     manifests={("seqtrack", f"seqtrack_b{size}{data}"): f"seqtrack_b{size}.json"

@@ -7,26 +7,8 @@ from __future__ import annotations
 
 import os
 
-from lib.families import Family, TinyRun
+from lib.families import Family, Lazy, TinyRun
 from lib.families.stark.config import add_config
-
-
-def build_model(cfg, training: bool):
-    from lib.families.stark.model import build_model as build
-
-    return build(cfg, training)
-
-
-def build_actor(net, cfg, script: str):
-    from lib.families.stark.actor import build_actor as build
-
-    return build(net, cfg, script)
-
-
-def build_tracker(params):
-    from lib.families.stark.tracker import build_tracker as build
-
-    return build(params)
 
 
 def data_options(cfg, script: str) -> dict:
@@ -40,22 +22,16 @@ def data_options(cfg, script: str) -> dict:
             "processing": {"norm_by": "out", "reject_padding": True, "padding_check_stride": 16}}
 
 
-def dummy_inputs(cfg, device):
-    from lib.families.stark.model import dummy_inputs as make
-
-    return make(cfg, device)
-
-
 FAMILY = Family(
     name="stark",
     scripts={"stark_s": "STARKS", "stark_st1": "STARKST", "stark_st2": "STARKST"},
     trackers={"stark_s": "stark_s", "stark_st": "stark_st2"},
     add_config=add_config,
-    build_model=build_model,
-    build_actor=build_actor,
-    build_tracker=build_tracker,
+    build_model=Lazy("lib.families.stark.model:build_model"),
+    build_actor=Lazy("lib.families.stark.actor:build_actor"),
+    build_tracker=Lazy("lib.families.stark.tracker:build_tracker"),
     data_options=data_options,
-    dummy_inputs=dummy_inputs,
+    dummy_inputs=Lazy("lib.families.stark.model:dummy_inputs"),
     tiny={script: TinyRun("tiny") for script in ("stark_s", "stark_st1", "stark_st2")},
     # The got10k_only files and stage 1 build the same networks as the files the manifests were made from.
     manifests={("stark_s", "baseline"): "stark_s50.json", ("stark_s", "baseline_got10k_only"): "stark_s50.json",
