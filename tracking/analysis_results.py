@@ -13,8 +13,8 @@ import sys
 import _init_paths  # noqa: F401  (puts the repository root on sys.path)
 
 from lib.families import UnknownNameError
-from lib.test.analysis.extract import ScoringRules, evaluate
-from lib.test.analysis.metrics import PROTOCOLS, InvalidResultsError
+from lib.test.analysis.extract import Evaluation, ScoringRules, evaluate
+from lib.test.analysis.metrics import COMMUNITY_PROTOCOLS, GENERIC_OPE_PROTOCOLS, PROTOCOLS, InvalidResultsError
 from lib.test.analysis.report import format_table, write_report
 from lib.test.analysis.results import TrackerSpec
 from lib.utils.cli import UserError, run_main
@@ -39,7 +39,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--protocol", choices=list(PROTOCOLS),
                         help="the reference whose rules and numbers to reproduce: "
                              + "; ".join(f"{p.name}: {p.reference}" for p in PROTOCOLS.values())
-                             + " (default: got10k for GOT-10k datasets, stark otherwise; see "
+                             + ". Default: the dataset's own: got10k for GOT-10k, "
+                             + ", ".join(f"{p} for {d}" for d, p in COMMUNITY_PROTOCOLS.items())
+                             + ", stark otherwise. The multi-modal datasets take their own protocol only (LasHeR, "
+                               f"RGBT234 and VisEvent also {'/'.join(GENERIC_OPE_PROTOCOLS)}); vot_longterm needs "
+                               "each result's <seq>_outputs.txt with a 'confidence' column (see "
                                "lib/test/analysis/README.md)")
     parser.add_argument("--exclude_invalid", action="store_true",
                         help="pytracking/stark protocols: leave invalid/absent frames out of the denominators "
@@ -89,7 +93,8 @@ def main(argv=None, dataset_loader=None) -> int:
     except InvalidResultsError as e:  # a broken result file, not a mistake in the command
         print(f"error: {e}", file=sys.stderr)
         return 1
-    evaluation.got10k_frame_weighted = not args.got10k_sequence_mean
+    if isinstance(evaluation, Evaluation):
+        evaluation.got10k_frame_weighted = not args.got10k_sequence_mean
     print(format_table(evaluation, report_name))
     out_dir = os.path.join(plot_root, report_name)
     written = write_report(evaluation, out_dir, report_name, plots=not args.no_plots, force=args.force)

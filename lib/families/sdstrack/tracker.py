@@ -21,6 +21,9 @@ def blanked_channels(setting: str) -> slice | None:
 
 
 class SDSTrackTracker(OSTrackTracker):
+    # saved per frame by the runner (<seq>_outputs.txt): the long-term protocol (DepthTrack, VOT-RGBD) thresholds it
+    recorded_outputs = ("confidence",)
+
     def __init__(self, params, net=None):
         super().__init__(params, net)
         self.blanked = blanked_channels(params.cfg.TEST.MISSING_MODALITY)

@@ -13,15 +13,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lib.test.analysis.metrics import (GOT10K_TAG, InvalidResultsError, Protocol, average_curves,
+from lib.test.analysis.metrics import (GOT10K_TAG, InvalidResultsError, Protocol, average_curves, check_protocol,
                                        default_protocol, get_protocol, protocol_scores, score_batch)
+from lib.test.analysis.multimodal import longterm_curves, longterm_frames, longterm_scores, longterm_thresholds
 from lib.test.analysis.results import (EvalSequence, MissingResultsError, TrackerSpec, find_missing,
-                                       missing_message, result_file, time_file_for)
+                                       missing_message, read_recorded_output, result_file, time_file_for)
 from lib.utils.io import atomic_save
 from lib.utils.numeric_text import read_numeric_files
 
-__all__ = ["ScoringRules", "RunScores", "Evaluation", "score_sequence", "score_sequences", "score_run", "evaluate",
-           "GOT10K_TAG"]
+__all__ = ["ScoringRules", "RunScores", "Evaluation", "LongTermEvaluation", "score_sequence", "score_sequences",
+           "score_run", "evaluate", "GOT10K_TAG"]
 
 _CACHE_VERSION = "2"
 _RUN_ARRAYS = ("success", "precision", "norm_precision", "ao", "got", "times")  # RunScores' per-sequence arrays
@@ -80,6 +81,9 @@ def _gt_digest(seq: EvalSequence) -> str:
     h.update(np.ascontiguousarray(seq.ground_truth_rect, dtype=np.float64))
     if seq.target_visible is not None:
         h.update(np.ascontiguousarray(seq.target_visible, dtype=bool))
+    aux = getattr(seq, "ground_truth_rect_aux", None)
+    if aux is not None:
+        h.update(np.ascontiguousarray(aux, dtype=np.float64))
     h.update(repr(getattr(seq, "image_size", None)).encode())
     return h.hexdigest()
 
@@ -105,7 +109,7 @@ def score_sequences(preds: list[np.ndarray], seqs: list[EvalSequence], rules: Sc
     rules = rules.resolved(seqs)
     arrays = score_batch(rules.protocol, preds, gts, [s.dataset for s in seqs], [s.target_visible for s in seqs],
                          [getattr(s, "image_size", None) for s in seqs], [s.name for s in seqs],
-                         rules.exclude_invalid)
+                         rules.exclude_invalid, [getattr(s, "ground_truth_rect_aux", None) for s in seqs])
     return [{k: v[i] for k, v in arrays.items()} for i in range(len(seqs))]
 
 
@@ -284,6 +288,9 @@ def evaluate(trackers: list[TrackerSpec], sequences: list[EvalSequence], results
     if not kept:
         raise MissingResultsError("no sequence has results from every tracker")
     rules = rules.resolved(kept)
+    check_protocol(rules.protocol, [s.dataset for s in kept])
+    if rules.protocol == "vot_longterm":
+        return _evaluate_longterm(trackers, kept, len(sequences), results_path, rules, skipped)
     digests = {seq.name: _gt_digest(seq) for seq in kept} if cache_dir else None
     per_tracker = []
     for tracker in trackers:
@@ -299,3 +306,85 @@ def evaluate(trackers: list[TrackerSpec], sequences: list[EvalSequence], results
     return Evaluation(list(trackers), [s.name for s in kept], len(sequences), rules,
                       merged("success"), merged("precision"), merged("norm_precision"), merged("ao"),
                       merged("got", np.sum), times, skipped)
+
+
+@dataclass
+class LongTermEvaluation:
+    """Long-term (VOT) precision / recall curves of several trackers over the same sequences: per tracker, one
+    value per confidence threshold (each tracker has its own thresholds), averaged over sequences. Offers what
+    report.py and plots.py read from an `Evaluation`."""
+    trackers: list[TrackerSpec]
+    names: list[str]
+    n_total: int
+    rules: ScoringRules
+    thresholds: list[np.ndarray]  # per tracker (K_t,)
+    precision: list[np.ndarray]   # per tracker (K_t,) tracking precision in [0, 1]
+    recall: list[np.ndarray]      # per tracker (K_t,) tracking recall in [0, 1]
+    ao: np.ndarray                # (T, S) mean overlap over the frames (after the first) with the target present
+    times: np.ndarray             # (T, 2) [timed frames, seconds]
+    skipped: list[str] = field(default_factory=list)
+
+    labels = Evaluation.labels
+    protocol = Evaluation.protocol
+    score_names = Evaluation.score_names
+
+    def scores(self) -> list[dict[str, float]]:
+        """One dict per tracker: Pr, Re and F-score in percent (at the threshold of the best F), and FPS."""
+        out = []
+        for t, (precision, recall) in enumerate(zip(self.precision, self.recall)):
+            row = longterm_scores(precision, recall)
+            frames, seconds = self.times[t]
+            row["FPS"] = frames / seconds if frames > 0 and seconds > 0 else float("nan")
+            out.append(row)
+        return out
+
+
+def _run_frames(tracker: TrackerSpec, run_id: int | None, sequences: list[EvalSequence], results_path: str) \
+        -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], np.ndarray]:
+    """(overlap, confidence, target present) per frame of each sequence of one run, and its [frames, seconds]."""
+    run_dir = tracker.run_dir(results_path, run_id)
+    paths = []
+    for seq in sequences:
+        path = result_file(run_dir, seq)
+        if path is None:
+            raise MissingResultsError(missing_message(tracker, results_path, {run_id: [seq.name]}, seq.dataset, 1))
+        paths.append(path)
+    needed_by = f"the vot_longterm protocol ('{sequences[0].dataset}')"
+    frames = []
+    try:
+        for seq, path, boxes in zip(sequences, paths, read_numeric_files(paths, 4)):
+            present = np.ones(len(seq.ground_truth_rect), dtype=bool) if seq.target_visible is None \
+                else np.asarray(seq.target_visible, dtype=bool)
+            frames.append(longterm_frames(boxes, seq.ground_truth_rect, present,
+                                          read_recorded_output(path, "confidence", needed_by),
+                                          getattr(seq, "image_size", None), seq.name))
+    except (InvalidResultsError, ValueError) as e:
+        raise InvalidResultsError(f"tracker '{tracker.label}' ({run_dir}): {e}") from None
+    return frames, np.sum(_timings(paths), axis=0)
+
+
+def _evaluate_longterm(trackers: list[TrackerSpec], sequences: list[EvalSequence], n_total: int, results_path: str,
+                       rules: ScoringRules, skipped: list[str]) -> LongTermEvaluation:
+    """The VOT toolkit's long-term analysis per tracker: thresholds from the confidences of all its runs and
+    sequences, precision / recall per sequence averaged over runs, then over sequences (no cache: the thresholds
+    depend on every result at once, and the arithmetic is cheap)."""
+    thresholds, precision, recall, ao, times = [], [], [], [], []
+    for tracker in trackers:
+        runs = [_run_frames(tracker, run_id, sequences, results_path) for run_id in tracker.run_ids]
+        levels = longterm_thresholds([conf for frames, _ in runs for _, conf, _ in frames])
+        curves = np.array([[longterm_curves(overlap, conf, present, levels) for overlap, conf, present in frames]
+                           for frames, _ in runs])  # (runs, S, 2, K)
+        mean = curves.mean(axis=0).mean(axis=0)
+        thresholds.append(levels)
+        precision.append(mean[0])
+        recall.append(mean[1])
+        ao.append(np.mean([[_present_mean(overlap, present) for overlap, _, present in frames]
+                           for frames, _ in runs], axis=0))
+        times.append(np.sum([t for _, t in runs], axis=0))
+    return LongTermEvaluation(list(trackers), [s.name for s in sequences], n_total, rules, thresholds, precision,
+                              recall, np.array(ao), np.array(times), skipped)
+
+
+def _present_mean(overlap: np.ndarray, present: np.ndarray) -> float:
+    """Mean overlap over the tracked frames (after the first) with the target present; NaN when there is none."""
+    return float(overlap[1:][present[1:]].mean()) if present[1:].any() else float("nan")

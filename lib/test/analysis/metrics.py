@@ -34,6 +34,7 @@ Each evaluation protocol equals one reference implementation (`PROTOCOLS`, selec
   centres `x + (w + 1) / 2`, 21 thresholds for all three curves (IoU `>=` 0..1, distance `<=` 0..50 px,
   normalised `<=` 0..0.5) and the scores are trapezoid areas (x = 0..1), not point read-outs. Missing rows are
   failures.
+* `lasher`, `rgbt234`, `visevent`, `vot_longterm`: the multi-modal benchmarks' toolkits, see `multimodal.py`.
 """
 from __future__ import annotations
 
@@ -42,23 +43,32 @@ from typing import Sequence
 
 import numpy as np
 
+from lib.utils.cli import UserError
+
 __all__ = [
     "Protocol", "PROTOCOLS", "protocol_names", "get_protocol", "default_protocol", "SeqErrors",
     "InvalidResultsError", "iou_inclusive", "center_error", "repair_rows", "calc_seq_err_robust", "batch_seq_errors",
     "lasot_toolkit_errors", "trackingnet_errors", "batch_curves", "SeqCurves", "seq_curves", "score_batch",
     "average_curves", "protocol_scores", "summary_scores", "SCORE_NAMES", "GOT10K_SCORE_NAMES", "got10k_iou",
     "got10k_seq_ious", "got10k_seq_stats", "got10k_scores", "NAN_GT_DATASETS", "STRICT_LENGTH_DATASETS",
-    "VISIBILITY_DATASETS",
+    "VISIBILITY_DATASETS", "COMMUNITY_PROTOCOLS", "GENERIC_OPE_PROTOCOLS", "LONGTERM_SCORE_NAMES",
+    "ProtocolMismatchError", "check_protocol",
 ]
 
-# Tags whose ground truth marks absence with NaN rows (pytracking tolerates NaN only for 'uav').
-NAN_GT_DATASETS = frozenset({"uav"})
+# Tags whose ground truth marks absence with NaN rows (pytracking tolerates NaN only for 'uav'; the multi-modal
+# benchmarks' own toolkits read NaN rows as unknown / absent: DepthTrack, VOT-RGBD and some VisEvent files have them).
+NAN_GT_DATASETS = frozenset({"uav", "depthtrack", "vot_rgbd2022", "visevent", "lasher", "rgbt234"})
 # Tags for which a result shorter than the ground truth is an error (elsewhere it is padded with zero boxes).
 STRICT_LENGTH_DATASETS = frozenset({"lasot"})
 # Tags whose visibility flags pytracking's (and STARK's, and the LaSOT toolkit's) readers pass to the analysis; the
 # others (GOT-10k's cover labels, ...) are used by the got10k protocol only.
-VISIBILITY_DATASETS = frozenset({"lasot", "lasot_extension_subset", "avist"})
+VISIBILITY_DATASETS = frozenset({"lasot", "lasot_extension_subset", "avist", "visevent"})
 GOT10K_TAG = "got10k"
+# Dataset tag -> the protocol its community reports (multimodal.py); `default_protocol` picks it.
+COMMUNITY_PROTOCOLS = {"lasher": "lasher", "rgbt234": "rgbt234", "visevent": "visevent",
+                       "depthtrack": "vot_longterm", "vot_rgbd2022": "vot_longterm"}
+# Protocols that also score the box-per-frame multi-modal benchmarks (not the F-score ones: those need confidences).
+GENERIC_OPE_PROTOCOLS = ("stark", "pytracking", "lasot_toolkit")
 
 # torch.arange(0.0, 1.05, 0.05, dtype=torch.float64) as pytracking builds it (differs from k/20 in the last bit
 # at 9 of the 21 points, which decides ties such as an IoU of exactly 0.15).
@@ -74,6 +84,7 @@ _CENTER_51 = np.arange(51, dtype=np.float64)
 _NORM_51 = np.arange(51, dtype=np.float64) / 100.0
 SCORE_NAMES = ("AUC", "OP50", "OP75", "Precision", "Norm Precision")
 GOT10K_SCORE_NAMES = ("AO", "SR0.50", "SR0.75")
+LONGTERM_SCORE_NAMES = ("Pr", "Re", "F-score")
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,6 +97,9 @@ class Protocol:
     norm_center_thresholds: np.ndarray
     success_inclusive: bool = False   # success is IoU >= threshold (TrackingNet) instead of IoU > threshold
     score_names: tuple[str, ...] = SCORE_NAMES
+    # (score name, `summary_scores` key) for protocols that name the usual read-outs their own way (PR, SR, ...)
+    renamed: tuple[tuple[str, str], ...] = ()
+    drop_zero_sequences: bool = False  # the LaSOT-derived MATLAB toolkits leave all-zero curves out of the mean
 
 
 PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
@@ -93,11 +107,24 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
              _TORCH_OVERLAP_THRESHOLDS, _CENTER_51, _NORM_51),
     Protocol("pytracking", "pytracking extract_results (GT x, y, w, h > 0)",
              _TORCH_OVERLAP_THRESHOLDS, _CENTER_51, _NORM_51),
-    Protocol("lasot_toolkit", "LaSOT MATLAB evaluation toolkit", _MATLAB_OVERLAP_THRESHOLDS, _CENTER_51, _NORM_51),
+    Protocol("lasot_toolkit", "LaSOT MATLAB evaluation toolkit", _MATLAB_OVERLAP_THRESHOLDS, _CENTER_51, _NORM_51,
+             drop_zero_sequences=True),
     Protocol("got10k", "got10k toolkit 0.1.3 ExperimentGOT10k (AO, SR)", np.linspace(0, 1, 101), np.zeros(0),
              np.zeros(0), score_names=GOT10K_SCORE_NAMES),
     Protocol("trackingnet", "TrackingNet devkit metrics.py (trapezoid areas)", np.linspace(0, 1, 21),
              np.linspace(0, 50, 21), np.linspace(0, 0.5, 21), success_inclusive=True),
+    Protocol("lasher", "LasHeR MATLAB toolkit (PR at 20 px, NPR at 0.20, SR = success AUC)", _MATLAB_OVERLAP_THRESHOLDS,
+             _CENTER_51, _NORM_51, score_names=("PR", "NPR", "SR"),
+             renamed=(("PR", "Precision"), ("NPR", "Norm Precision"), ("SR", "AUC")), drop_zero_sequences=True),
+    Protocol("rgbt234", "RGBT234 MPR/MSR toolkit (per frame the better of the visible and infrared ground truth)",
+             _MATLAB_OVERLAP_THRESHOLDS, _CENTER_51, np.zeros(0), score_names=("MPR", "MSR"),
+             renamed=(("MPR", "Precision"), ("MSR", "AUC"))),
+    Protocol("visevent", "VisEvent MATLAB toolkit (LaSOT's, absent frames fail; PR at 20 px, SR = success AUC)",
+             _MATLAB_OVERLAP_THRESHOLDS, _CENTER_51, np.zeros(0), score_names=("PR", "SR"),
+             renamed=(("PR", "Precision"), ("SR", "AUC")), drop_zero_sequences=True),
+    Protocol("vot_longterm", "VOT toolkit long-term analysis (DepthTrack, VOT-RGBD): tracking precision, recall and "
+             "F-score over the tracker's confidence thresholds", np.zeros(0), np.zeros(0), np.zeros(0),
+             score_names=LONGTERM_SCORE_NAMES),
 )}
 
 
@@ -112,9 +139,35 @@ def get_protocol(name: str) -> Protocol:
 
 
 def default_protocol(dataset_tags: Sequence[str]) -> str:
-    """`got10k` for GOT-10k sequences (what their benchmark reports), `stark` (what the families' papers used)
-    otherwise."""
-    return "got10k" if dataset_tags and all(t == GOT10K_TAG for t in dataset_tags) else "stark"
+    """`got10k` for GOT-10k sequences (what their benchmark reports), the community's protocol for a multi-modal
+    benchmark (`COMMUNITY_PROTOCOLS`), `stark` (what the families' papers used) otherwise."""
+    tags = set(dataset_tags)
+    if tags and tags <= {GOT10K_TAG}:
+        return "got10k"
+    community = {COMMUNITY_PROTOCOLS.get(t) for t in tags}
+    if len(community) == 1 and None not in community:
+        return community.pop()
+    return "stark"
+
+
+class ProtocolMismatchError(UserError, ValueError):
+    """A protocol that cannot score the given dataset (named by the --protocol / --dataset to change)."""
+
+
+def check_protocol(protocol: str, dataset_tags: Sequence[str]) -> None:
+    """Raise ProtocolMismatchError unless `protocol` can score sequences with these tags: a community protocol
+    scores its own benchmarks only; a multi-modal benchmark takes its community protocol, and the box-per-frame
+    ones (LasHeR, RGBT234, VisEvent) also the generic OPE protocols `GENERIC_OPE_PROTOCOLS`."""
+    for tag in sorted(set(dataset_tags)):
+        own = COMMUNITY_PROTOCOLS.get(tag)
+        if protocol in COMMUNITY_PROTOCOLS.values() and own != protocol:
+            served = sorted(t for t, p in COMMUNITY_PROTOCOLS.items() if p == protocol)
+            raise ProtocolMismatchError(f"--protocol {protocol} scores {', '.join(served)} only, not '{tag}' "
+                                        f"sequences; leave --protocol out to use the dataset's own")
+        if own is not None and protocol != own and (own == "vot_longterm" or protocol not in GENERIC_OPE_PROTOCOLS):
+            others = "" if own == "vot_longterm" else f" (or {', '.join(GENERIC_OPE_PROTOCOLS)})"
+            raise ProtocolMismatchError(f"--protocol {protocol} cannot score '{tag}' sequences: use --protocol "
+                                        f"{own}{others}, or leave --protocol out")
 
 
 class InvalidResultsError(ValueError):
@@ -420,16 +473,26 @@ def seq_curves(errors: SeqErrors, protocol: str = "stark", *, exclude_invalid: b
 
 def score_batch(protocol: str, preds: Sequence[np.ndarray], gts: Sequence[np.ndarray], datasets: Sequence[str],
                 visibles: Sequence[np.ndarray | None], image_sizes: Sequence[tuple[float, float] | None],
-                names: Sequence[str], exclude_invalid: bool = False) -> dict[str, np.ndarray]:
+                names: Sequence[str], exclude_invalid: bool = False,
+                aux_gts: Sequence[np.ndarray | None] | None = None) -> dict[str, np.ndarray]:
     """Per-sequence arrays of one run under `protocol`: success, precision, norm_precision (S, K), ao (S,) and
-    got (S, 4) GOT-10k stats (NaN rows under the other protocols)."""
+    got (S, 4) GOT-10k stats (NaN rows under the other protocols). `aux_gts`: the second modality's ground truth
+    (RGBT234's infrared boxes), used by the `rgbt234` protocol only."""
     if exclude_invalid and protocol not in ("pytracking", "stark"):
         raise ValueError(f"exclude_invalid applies to the pytracking and stark protocols, not '{protocol}'")
     if protocol == "got10k":
         return _got10k_batch(preds, gts, visibles, image_sizes, names)
-    visibles = [v if d in VISIBILITY_DATASETS else None for v, d in zip(visibles, datasets)]
-    if protocol == "lasot_toolkit":
+    if protocol == "vot_longterm":
+        raise ValueError("the vot_longterm protocol scores a tracker's runs together (its confidence thresholds "
+                         "come from every frame): use lib.test.analysis.extract.evaluate")
+    # The LasHeR toolkit has its absence handling commented out; the others read flags for VISIBILITY_DATASETS.
+    visibles = [v if d in VISIBILITY_DATASETS and protocol != "lasher" else None for v, d in zip(visibles, datasets)]
+    if protocol in ("lasot_toolkit", "lasher", "visevent"):
         errors = lasot_toolkit_errors(preds, gts, datasets, visibles, names)
+    elif protocol == "rgbt234":
+        from lib.test.analysis.multimodal import rgbt234_errors  # multimodal builds on this module
+
+        errors = rgbt234_errors(preds, gts, aux_gts if aux_gts is not None else [None] * len(gts), names)
     elif protocol == "trackingnet":
         errors = trackingnet_errors(preds, gts, names)
     else:
@@ -455,14 +518,14 @@ def _got10k_batch(preds: Sequence[np.ndarray], gts: Sequence[np.ndarray], visibl
 
 
 def average_curves(protocol: str, curves: np.ndarray, frames: np.ndarray | None = None) -> np.ndarray:
-    """(T, S, K) per-sequence curves -> (T, K) curves: the mean over sequences; `lasot_toolkit` leaves out the
-    sequences whose whole curve is zero (plot_draw_save.m); `frames` (T, S) weighs sequences by their frame count
+    """(T, S, K) per-sequence curves -> (T, K) curves: the mean over sequences; the LaSOT-derived toolkits
+    (`Protocol.drop_zero_sequences`) leave out the sequences whose whole curve is zero (plot_draw_save.m); `frames` (T, S) weighs sequences by their frame count
     (the got10k toolkit's pooled 'overall' curve)."""
     if curves.shape[-1] == 0:  # a curve the protocol does not have (got10k: precision)
         return curves[:, 0]
     if frames is not None:
         return (curves * frames[..., None]).sum(axis=1) / np.maximum(frames.sum(axis=1), 1.0)[:, None]
-    if protocol == "lasot_toolkit":
+    if get_protocol(protocol).drop_zero_sequences:
         keep = curves.sum(axis=2) > np.finfo(np.float64).eps
         return (curves * keep[..., None]).sum(axis=1) / np.maximum(keep.sum(axis=1), 1)[:, None]
     return curves.mean(axis=1)
@@ -470,13 +533,17 @@ def average_curves(protocol: str, curves: np.ndarray, frames: np.ndarray | None 
 
 def summary_scores(success: np.ndarray, precision: np.ndarray, norm_precision: np.ndarray) -> dict[str, float]:
     """Table scores in percent from (sequence-averaged) 21/51-point curves in [0, 1]: AUC = mean of the success
-    curve, OP50/OP75 = success at 0.50/0.75, Precision = P(20 px), Norm Precision = N(0.20)."""
+    curve, OP50/OP75 = success at 0.50/0.75, Precision = P(20 px), Norm Precision = N(0.20) (NaN for a curve the
+    protocol does not draw)."""
+    def at(curve: np.ndarray, i: int) -> float:
+        return 100.0 * float(curve[i]) if len(curve) > i else float("nan")
+
     return {
         "AUC": 100.0 * float(np.mean(success)),
-        "OP50": 100.0 * float(success[10]),
-        "OP75": 100.0 * float(success[15]),
-        "Precision": 100.0 * float(precision[20]),
-        "Norm Precision": 100.0 * float(norm_precision[20]),
+        "OP50": at(success, 10),
+        "OP75": at(success, 15),
+        "Precision": at(precision, 20),
+        "Norm Precision": at(norm_precision, 20),
     }
 
 
@@ -494,7 +561,9 @@ def protocol_scores(protocol: str, success: np.ndarray, precision: np.ndarray, n
         return {"AUC": 100.0 * _trapezoid_area(success), "OP50": 100.0 * float(success[10]),
                 "OP75": 100.0 * float(success[15]), "Precision": 100.0 * _trapezoid_area(precision),
                 "Norm Precision": 100.0 * _trapezoid_area(norm_precision)}
-    return summary_scores(success, precision, norm_precision)
+    scores = summary_scores(success, precision, norm_precision)
+    renamed = get_protocol(protocol).renamed
+    return {name: scores[key] for name, key in renamed} if renamed else scores
 
 
 # --- GOT-10k protocol (got10k toolkit 0.1.3, ExperimentGOT10k.report) ---------------------------------------

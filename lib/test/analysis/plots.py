@@ -1,4 +1,5 @@
-"""Success, precision and normalised-precision plots as PNG and PDF (matplotlib Agg, no TeX needed).
+"""Success, precision and normalised-precision plots (OPE protocols), or the tracking precision-recall plot
+(long-term protocol), as PNG and PDF (matplotlib Agg, no TeX needed).
 
 Importing matplotlib and rendering six files costs about a second here, so a plot set whose inputs (labels,
 curves, title) have not changed since it was written is left alone; a key file next to the plots records them.
@@ -10,7 +11,7 @@ import os
 
 import numpy as np
 
-from lib.test.analysis.extract import Evaluation
+from lib.test.analysis.extract import Evaluation, LongTermEvaluation
 from lib.utils.io import atomic_save, atomic_write_text
 
 __all__ = ["plot_curves", "build_figures", "legend_entries", "PLOT_KINDS", "FORMATS"]
@@ -23,25 +24,33 @@ PLOT_KINDS = {
                   50.0, "lower right"),
     "norm_precision": ("norm_precision_plot", "Normalized precision plot", "Normalized location error threshold",
                        "Distance precision [%]", 0.5, "lower right"),
+    "pr": ("pr_plot", "Tracking precision-recall plot", "Tracking recall [%]", "Tracking precision [%]", 100.0,
+           "lower left"),
 }
 _KEY_FILE = ".plots.key"
-_PLOT_VERSION = "2"
+_PLOT_VERSION = "3"
 
 
-# kind -> the score shown in the legend, by protocol family (GOT-10k has a success plot only)
-_LEGEND_SCORE = {"success": ("AUC", "AO"), "precision": ("Precision",), "norm_precision": ("Norm Precision",)}
+# kind -> the score shown in the legend, by protocol (GOT-10k has a success plot only)
+_LEGEND_SCORE = {"success": ("AUC", "AO", "SR", "MSR"), "precision": ("Precision", "PR", "MPR"),
+                 "norm_precision": ("Norm Precision", "NPR"), "pr": ("F-score",)}
 
 
-def _curve_data(evaluation: Evaluation) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """kind -> (thresholds, curves (T, K) in percent, score per tracker), for the curves the protocol has."""
-    p = evaluation.protocol
+def _curve_data(evaluation: Evaluation | LongTermEvaluation) \
+        -> dict[str, tuple[list[np.ndarray], list[np.ndarray], np.ndarray]]:
+    """kind -> (x values per tracker, y values per tracker in percent, score per tracker), for the curves the
+    protocol has."""
     scores = evaluation.scores()
+    if isinstance(evaluation, LongTermEvaluation):
+        return {"pr": ([100 * r for r in evaluation.recall], [100 * p for p in evaluation.precision],
+                       np.array([row["F-score"] for row in scores]))}
+    p = evaluation.protocol
     out = {}
     for kind, thresholds, curves in zip(PLOT_KINDS, (p.overlap_thresholds, p.center_thresholds,
                                                      p.norm_center_thresholds), evaluation.curves()):
         if len(thresholds):
             name = next(n for n in _LEGEND_SCORE[kind] if n in p.score_names)
-            out[kind] = (thresholds, 100 * curves, np.array([row[name] for row in scores]))
+            out[kind] = ([thresholds] * len(curves), list(100 * curves), np.array([row[name] for row in scores]))
     return out
 
 
@@ -51,11 +60,11 @@ def legend_entries(labels: list[str], scores: np.ndarray) -> list[tuple[int, str
     return [(i, f"{labels[i]} [{scores[i]:.1f}]") for i in order]
 
 
-def _plot_key(evaluation: Evaluation, title: str) -> str:
+def _plot_key(evaluation: Evaluation | LongTermEvaluation, title: str) -> str:
     h = hashlib.sha256(f"{_PLOT_VERSION}|{title}|{evaluation.labels}".encode())
-    for thresholds, curves, _ in _curve_data(evaluation).values():
-        h.update(np.ascontiguousarray(thresholds).tobytes())
-        h.update(np.ascontiguousarray(curves).tobytes())
+    for xs, ys, _ in _curve_data(evaluation).values():
+        for values in xs + ys:
+            h.update(np.ascontiguousarray(values).tobytes())
     return h.hexdigest()
 
 
@@ -64,9 +73,10 @@ def _paths(out_dir: str, kinds) -> dict[str, str]:
             for fmt in FORMATS}
 
 
-def plot_curves(evaluation: Evaluation, out_dir: str, title: str, force: bool = False) -> dict[str, str]:
-    """Write the protocol's plots (three, or GOT-10k's success plot) in both formats; returns
-    {'<kind>_<fmt>': path}."""
+def plot_curves(evaluation: Evaluation | LongTermEvaluation, out_dir: str, title: str,
+                force: bool = False) -> dict[str, str]:
+    """Write the protocol's plots (three, GOT-10k's success plot, or the long-term precision-recall plot) in both
+    formats; returns {'<kind>_<fmt>': path}."""
     paths = _paths(out_dir, _curve_data(evaluation))
     key = _plot_key(evaluation, title)
     key_path = os.path.join(out_dir, _KEY_FILE)
@@ -81,17 +91,16 @@ def plot_curves(evaluation: Evaluation, out_dir: str, title: str, force: bool = 
     return paths
 
 
-def build_figures(evaluation: Evaluation, title: str) -> dict:
+def build_figures(evaluation: Evaluation | LongTermEvaluation, title: str) -> dict:
     """kind -> matplotlib Figure (not saved)."""
     figures = {}
-    for kind, (thresholds, curves, scores) in _curve_data(evaluation).items():
+    for kind, (xs, ys, scores) in _curve_data(evaluation).items():
         _stem, plot_title, *axes = PLOT_KINDS[kind]
-        figures[kind] = _draw(thresholds, curves, legend_entries(evaluation.labels, scores),
-                              f"{plot_title} - {title}", *axes)
+        figures[kind] = _draw(xs, ys, legend_entries(evaluation.labels, scores), f"{plot_title} - {title}", *axes)
     return figures
 
 
-def _draw(thresholds: np.ndarray, curves: np.ndarray, entries: list[tuple[int, str]], title: str, xlabel: str,
+def _draw(xs: list[np.ndarray], ys: list[np.ndarray], entries: list[tuple[int, str]], title: str, xlabel: str,
           ylabel: str, xmax: float, legend_loc: str):
     import matplotlib
     matplotlib.use("Agg")
@@ -100,7 +109,7 @@ def _draw(thresholds: np.ndarray, curves: np.ndarray, entries: list[tuple[int, s
     figure = Figure(figsize=(6.0, 5.0), layout="constrained")  # cheaper than bbox_inches="tight" at save time
     ax = figure.add_subplot()
     for i, label in entries:
-        ax.plot(thresholds, curves[i], linewidth=2, label=label)
+        ax.plot(xs[i], ys[i], linewidth=2, label=label)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel, xlim=(0, xmax), ylim=(0, 100))
     ax.grid(True, linestyle=":")
     ax.legend(loc=legend_loc, fontsize=9)

@@ -1,5 +1,5 @@
-"""Report of an Evaluation: the printed table (pytracking's columns), CSV and LaTeX tables, per-sequence AO,
-and the three plots (matplotlib is imported only when plots are drawn)."""
+"""Report of an Evaluation (or LongTermEvaluation): the printed table (the protocol's columns), CSV and LaTeX
+tables, per-sequence AO, and the plots (matplotlib is imported only when plots are drawn)."""
 from __future__ import annotations
 
 import csv
@@ -9,13 +9,13 @@ import os
 
 import numpy as np
 
-from lib.test.analysis.extract import Evaluation
+from lib.test.analysis.extract import Evaluation, LongTermEvaluation
 from lib.utils.io import atomic_write_text
 
 __all__ = ["table_columns", "format_table", "format_csv", "format_latex", "format_per_sequence_csv",
            "write_report"]
 
-def table_columns(evaluation: Evaluation) -> list[str]:
+def table_columns(evaluation: Evaluation | LongTermEvaluation) -> list[str]:
     """The protocol's columns (AUC ... Norm Precision, or GOT-10k's AO/SR0.50/SR0.75), then FPS when timed."""
     scores = evaluation.scores()
     columns = list(evaluation.score_names)
@@ -28,7 +28,7 @@ def _cell(value: float) -> str:
     return f"{value:.2f}" if math.isfinite(value) else "-"
 
 
-def format_table(evaluation: Evaluation, title: str) -> str:
+def format_table(evaluation: Evaluation | LongTermEvaluation, title: str) -> str:
     """A fixed-width table, one row per tracker, and the number of sequences it covers."""
     columns = table_columns(evaluation)
     rows = [[label] + [_cell(s[c]) for c in columns] for label, s in zip(evaluation.labels, evaluation.scores())]
@@ -43,7 +43,7 @@ def format_table(evaluation: Evaluation, title: str) -> str:
     return "\n".join(lines)
 
 
-def format_csv(evaluation: Evaluation) -> str:
+def format_csv(evaluation: Evaluation | LongTermEvaluation) -> str:
     columns = table_columns(evaluation)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -55,7 +55,7 @@ def format_csv(evaluation: Evaluation) -> str:
     return buf.getvalue()
 
 
-def format_per_sequence_csv(evaluation: Evaluation) -> str:
+def format_per_sequence_csv(evaluation: Evaluation | LongTermEvaluation) -> str:
     """Per-sequence AO (mean IoU over valid frames, percent), one column per tracker."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -73,7 +73,7 @@ def _latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
 
 
-def format_latex(evaluation: Evaluation, title: str) -> str:
+def format_latex(evaluation: Evaluation | LongTermEvaluation, title: str) -> str:
     """A plain `tabular` (no packages needed); the best value of each column in bold."""
     columns = table_columns(evaluation)
     scores = evaluation.scores()
@@ -92,7 +92,7 @@ def format_latex(evaluation: Evaluation, title: str) -> str:
     return "\n".join(lines)
 
 
-def write_report(evaluation: Evaluation, out_dir: str, title: str, plots: bool = True,
+def write_report(evaluation: Evaluation | LongTermEvaluation, out_dir: str, title: str, plots: bool = True,
                  force: bool = False) -> dict[str, str]:
     """Write results.txt/.csv/.tex, per_sequence_ao.csv and (optionally) the plots, which are redrawn only when
     their inputs changed unless `force`; returns {kind: path}."""

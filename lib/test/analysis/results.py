@@ -16,7 +16,7 @@ from lib.utils.cli import UserError
 from lib.utils.numeric_text import read_numeric_file
 
 __all__ = ["EvalSequence", "TrackerSpec", "TrackerSpecError", "MissingResultsError", "result_file", "find_missing",
-           "read_boxes", "read_times", "time_file_for"]
+           "read_boxes", "read_times", "time_file_for", "outputs_file_for", "read_recorded_output"]
 
 _MAX_LISTED = 25
 
@@ -117,3 +117,30 @@ def read_times(result_path: str) -> np.ndarray | None:
     if not os.path.isfile(path):
         return None
     return read_numeric_file(path, 1).ravel()
+
+
+def outputs_file_for(result_path: str) -> str:
+    """The per-frame recorded outputs beside a result file (lib/test/evaluation/running.py writes them)."""
+    return result_path[:-len(".txt")] + "_outputs.txt"
+
+
+def read_recorded_output(result_path: str, key: str, needed_by: str) -> np.ndarray:
+    """Column `key` of the result's `<seq>_outputs.txt` (a header of keys, then one TAB-separated row per frame;
+    NaN where the tracker gave none). MissingResultsError naming the file when it or the column is missing;
+    `needed_by` says what needs it."""
+    path = outputs_file_for(result_path)
+    advice = (f"{needed_by} needs the tracker's per-frame '{key}' (trackers that list it in recorded_outputs, "
+              f"e.g. sdstrack, write it); rerun tracking/test.py with such a tracker")
+    if not os.path.isfile(path):
+        raise MissingResultsError(f"{path} does not exist: {advice}")
+    with open(path, encoding="utf-8") as f:
+        keys = f.readline().rstrip("\n").split("\t")
+        if key not in keys:
+            raise MissingResultsError(f"{path} has no '{key}' column (it has {', '.join(keys)}): {advice}")
+        try:
+            rows = np.loadtxt(f, delimiter="\t", ndmin=2, dtype=np.float64)
+        except ValueError as e:
+            raise MissingResultsError(f"{path} is not a table of numbers ({e}): {advice}") from None
+    if rows.size and rows.shape[1] != len(keys):
+        raise MissingResultsError(f"{path}: {rows.shape[1]} columns under {len(keys)} keys: {advice}")
+    return rows[:, keys.index(key)] if rows.size else np.zeros(0)
