@@ -28,9 +28,10 @@ def _listing(keys: list[str]) -> str:
 
 
 def matching_init_state(net: nn.Module, state: dict[str, torch.Tensor], path: str,
-                        min_match: float) -> dict[str, torch.Tensor]:
+                        min_match: float, setting: str = "TRAIN.INIT_FROM") -> dict[str, torch.Tensor]:
     """The entries of `state` that fit `net` (same name and shape); ConfigError when they cover less than
-    `min_match` of the counted entries of `net`, listing what did not match."""
+    `min_match` of the counted entries of `net`, listing what did not match. `setting`: the config key that named
+    the file (for the message)."""
     model = net.state_dict()
     fitting = {k: v for k, v in state.items() if k in model and tuple(v.shape) == tuple(model[k].shape)}
     counted = [k for k in model if _counted(k)]
@@ -40,7 +41,7 @@ def matching_init_state(net: nn.Module, state: dict[str, torch.Tensor], path: st
         wrong_shape = [f"{k} {tuple(state[k].shape)} vs {tuple(model[k].shape)}" for k in unmatched if k in state]
         unexpected = [k for k in state if k not in model]
         raise ConfigError(
-            f"TRAIN.INIT_FROM {path} provides {matched} of the {len(counted)} non-head entries of "
+            f"{setting} {path} provides {matched} of the {len(counted)} non-head entries of "
             f"{type(net).__name__} (TRAIN.INIT_MIN_MATCH {min_match:g} needs {min_match:.0%}); not matched: "
             f"{_listing(unmatched)}; wrong shape: {_listing(wrong_shape)}; only in the file: {_listing(unexpected)}. "
             f"Give a checkpoint of this model, or lower TRAIN.INIT_MIN_MATCH to allow a partial initialisation")

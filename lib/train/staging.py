@@ -69,8 +69,8 @@ def resolve_init_from(spec: str, save_dir: str, prefix: str | None = None) -> st
 
 
 def load_init_weights(net: nn.Module, path: str, min_match: float = 1.0,
-                      adapt: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None
-                      ) -> tuple[list[str], list[str]]:
+                      adapt: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
+                      setting: str = "TRAIN.INIT_FROM") -> tuple[list[str], list[str]]:
     """Load a previous stage's weights non-strictly (new modules such as a score head are expected to be
     missing), after the family's key rename `adapt` (as for test-time loading, so an official checkpoint can start
     a training); returns (missing, unexpected) keys and fails when the file covers too little of the model
@@ -78,7 +78,7 @@ def load_init_weights(net: nn.Module, path: str, min_match: float = 1.0,
     state = net_state_dict(load_checkpoint(path), path)
     if adapt is not None:
         state = adapt(state)
-    result = net.load_state_dict(matching_init_state(net, state, path, min_match), strict=False)
+    result = net.load_state_dict(matching_init_state(net, state, path, min_match, setting), strict=False)
     model_keys = set(net.state_dict())
     unexpected = [k for k in state if k not in model_keys]
     log.info("initialised from %s (missing %d keys, unexpected %d)", path, len(result.missing_keys),

@@ -7,6 +7,8 @@ modality (fusion adapters). The streams are un-pruned, averaged and normalised b
 """
 from __future__ import annotations
 
+import os
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -14,9 +16,11 @@ import torch.nn.functional as F
 from lib.config.node import CfgNode
 from lib.families.ostrack.model import OSTrack, _check_supported
 from lib.models.backbones.layout import ViTLayout
+from lib.models.backbones.pretrained import resolve_pretrained_file
 from lib.models.backbones.vit import OneStreamViT, vit_variant
 from lib.models.heads.center import CenterPredictor
 from lib.models.layers.candidate_elimination import CEBlock, eliminate_candidates
+from lib.train.staging import load_init_weights
 
 SDSTRACK_LAYOUT = ViTLayout(cls_token="stored", in_chans=6, streams=2)
 # 0-based blocks after which the streams are fused (the official `interact`).
@@ -170,9 +174,9 @@ class SDSTrack(OSTrack):
         return out
 
 
-def build_sdstrack(cfg: CfgNode, training: bool) -> SDSTrack:
-    """Build from the config. The official initialisation (a whole OSTrack checkpoint, non-strict) goes through
-    TRAIN.INIT_FROM; MODEL.PRETRAIN_FILE is kept for the official files but not read here."""
+def build_sdstrack(cfg: CfgNode, training: bool, pretrained_folder: str | None = None) -> SDSTrack:
+    """Build from the config; when training with MODEL.PRETRAIN_FILE set, start from that OSTrack checkpoint
+    (`load_ostrack_initialisation`). TRAIN.INIT_FROM, when also set, is loaded afterwards and wins."""
     _check_supported(cfg)
     backbone_cfg = cfg.MODEL.BACKBONE
     spec = vit_variant(backbone_cfg.TYPE)
@@ -183,4 +187,30 @@ def build_sdstrack(cfg: CfgNode, training: bool) -> SDSTrack:
     head = CenterPredictor(inplanes=backbone.embed_dim, channel=cfg.MODEL.HEAD.NUM_CHANNELS,
                            feat_sz=cfg.DATA.SEARCH.SIZE // backbone_cfg.STRIDE, stride=backbone_cfg.STRIDE,
                            score_prior=cfg.MODEL.HEAD.SCORE_PRIOR)
-    return SDSTrack(backbone, head)
+    net = SDSTrack(backbone, head)
+    if training and cfg.MODEL.PRETRAIN_FILE:
+        load_ostrack_initialisation(net, cfg, pretrained_folder)
+    return net
+
+
+# The official MODEL.PRETRAIN_FILE names a path under the official repository's `./pretrained/` folder; ours is the
+# environment's pretrained_networks folder.
+_OFFICIAL_FOLDER = "pretrained"
+
+
+def load_ostrack_initialisation(net: SDSTrack, cfg: CfgNode, folder: str | None = None) -> None:
+    """The official initialisation: the whole OSTrack checkpoint MODEL.PRETRAIN_FILE (its 'net' entry) loaded
+    non-strictly, so everything but the adapters and the auxiliary patch embedding starts from OSTrack. The file
+    is looked up as the official code does, relative to the pre-training folder: './pretrained/a/b.pth.tar' is
+    `<folder>/a/b.pth.tar` (folder default: the environment's pretrained_networks); a missing file is one error
+    naming the expected path."""
+    if folder is None:
+        from lib.utils.env import env_settings
+
+        folder = env_settings().pretrained_networks
+    name = os.path.normpath(cfg.MODEL.PRETRAIN_FILE)
+    if name.startswith(_OFFICIAL_FOLDER + os.sep):
+        name = name[len(_OFFICIAL_FOLDER) + 1:]
+    path = resolve_pretrained_file(name, folder, switch_off="MODEL.PRETRAIN_FILE '' (then only TRAIN.INIT_FROM "
+                                                            "initialises, or nothing)")
+    load_init_weights(net, path, cfg.TRAIN.INIT_MIN_MATCH, setting="MODEL.PRETRAIN_FILE")
