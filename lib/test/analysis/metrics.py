@@ -52,7 +52,7 @@ __all__ = [
     "average_curves", "protocol_scores", "summary_scores", "SCORE_NAMES", "GOT10K_SCORE_NAMES", "got10k_iou",
     "got10k_seq_ious", "got10k_seq_stats", "got10k_scores", "NAN_GT_DATASETS", "STRICT_LENGTH_DATASETS",
     "VISIBILITY_DATASETS", "COMMUNITY_PROTOCOLS", "GENERIC_OPE_PROTOCOLS", "LONGTERM_SCORE_NAMES",
-    "ProtocolMismatchError", "check_protocol",
+    "ProtocolMismatchError", "check_protocol", "check_box_per_frame",
 ]
 
 # Tags whose ground truth marks absence with NaN rows (pytracking tolerates NaN only for 'uav'; the multi-modal
@@ -595,17 +595,22 @@ def got10k_seq_ious(pred: np.ndarray, gt: np.ndarray, target_visible: np.ndarray
     toolkit's `cover == 0`) dropped, boxes clipped to the image `bound` (W, H)."""
     gt = np.asarray(gt, dtype=np.float64)
     pred = np.asarray(pred, dtype=np.float64)
-    if pred.shape != gt.shape:
-        raise InvalidResultsError(f"{_where(seq_name)}{len(pred)} predicted boxes for {len(gt)} ground-truth "
-                                  f"frames (the GOT-10k protocol needs one box per frame)")
-    if not np.isfinite(pred).all():
-        raise InvalidResultsError(f"{_where(seq_name)}prediction row {int(np.argmax(~np.isfinite(pred).all(1)))} "
-                                  f"has NaN or inf")
+    check_box_per_frame(pred, gt, "the GOT-10k protocol", seq_name)
     keep = np.ones(len(gt), dtype=bool)
     keep[0] = False
     if target_visible is not None:
         keep &= np.asarray(target_visible).astype(bool).ravel()
     return got10k_iou(pred[keep], gt[keep], bound)
+
+
+def check_box_per_frame(pred: np.ndarray, gt: np.ndarray, protocol: str, seq_name: str = "") -> None:
+    """InvalidResultsError unless `pred` has one finite box per ground-truth frame (what `protocol` needs)."""
+    if pred.shape != gt.shape:
+        raise InvalidResultsError(f"{_where(seq_name)}{len(pred)} predicted boxes for {len(gt)} ground-truth "
+                                  f"frames ({protocol} needs one box per frame)")
+    if not np.isfinite(pred).all():
+        raise InvalidResultsError(f"{_where(seq_name)}prediction row {int(np.argmax(~np.isfinite(pred).all(1)))} "
+                                  f"has NaN or inf")
 
 
 def _got10k_stats(iou: np.ndarray) -> np.ndarray:

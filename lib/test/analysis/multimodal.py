@@ -32,7 +32,7 @@ from typing import Sequence
 
 import numpy as np
 
-from lib.test.analysis.metrics import InvalidResultsError, SeqErrors, _lay_out, iou_inclusive
+from lib.test.analysis.metrics import InvalidResultsError, SeqErrors, _lay_out, check_box_per_frame, iou_inclusive
 
 __all__ = ["rgbt234_errors", "vot_overlaps", "longterm_frames", "longterm_thresholds", "longterm_curves",
            "longterm_scores", "LONGTERM_RESOLUTION"]
@@ -140,12 +140,10 @@ def longterm_frames(pred: np.ndarray, gt: np.ndarray, present: np.ndarray, confi
     pred = np.asarray(pred, dtype=np.float64)
     present = np.asarray(present, dtype=bool).ravel() & ~np.isnan(gt).any(axis=1)
     confidence = np.asarray(confidence, dtype=np.float64).ravel()
-    if len(pred) != len(gt) or len(confidence) != len(gt):
-        raise InvalidResultsError(f"sequence '{seq_name}': {len(pred)} boxes and {len(confidence)} confidences "
-                                  f"for {len(gt)} ground-truth frames (the long-term protocol needs one per frame)")
-    if not np.isfinite(pred).all():
-        raise InvalidResultsError(f"sequence '{seq_name}': prediction row "
-                                  f"{int(np.argmax(~np.isfinite(pred).all(axis=1)))} has NaN or inf")
+    check_box_per_frame(pred, gt, "the long-term protocol", seq_name)
+    if len(confidence) != len(gt):
+        raise InvalidResultsError(f"sequence '{seq_name}': {len(confidence)} confidences for {len(gt)} "
+                                  f"ground-truth frames (the long-term protocol needs one per frame)")
     pred_empty = np.zeros(len(gt), dtype=bool)
     pred_empty[0] = True
     overlap = vot_overlaps(pred, np.nan_to_num(gt), pred_empty, ~present, bound)
