@@ -22,8 +22,10 @@ Protocols (entries of `metrics.PROTOCOLS`; `metrics.default_protocol` picks one 
   over sequences (every sequence weighs the same).
 * `vot_longterm` (DepthTrack; VOT-RGBD scored the long-term way): vot-toolkit `analysis/longterm.py`
   (`determine_thresholds`, `compute_tpr_curves`, `PrecisionRecallCurve(s)`, `FScoreCurve`, `PrecisionRecall`) with
-  the rasterised overlap of `region/raster.py`; the functions below say which rule each implements. VOT-RGBD2022's
-  official stack is the multi-start EAO experiment, which this does not reproduce.
+  the rasterised overlap of `region/raster.py`; the functions below say which rule each implements, and
+  tests/external/test_vot_longterm_reference.py checks them against vot-toolkit 0.9.0 itself (equal overlaps and
+  thresholds, curves within 1e-15). VOT-RGBD2022's official stack is the multi-start EAO experiment, which this
+  does not reproduce.
 """
 from __future__ import annotations
 
