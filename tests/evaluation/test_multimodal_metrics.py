@@ -4,7 +4,8 @@ vot_longterm protocols) on hand-computed toy cases.
 Sources of the rules (read, not run: the toolkits are MATLAB or need the VOT runtime):
 * LasHeR: LasHeR_Toolkit `utils/calc_seq_err_robust.m`, `utils/eval_tracker.m`, `res_fig/utils/plot_draw_save.m`
   (xuboyue1999/RGBT-Tracking copy) - the LaSOT toolkit with the absence handling commented out.
-* VisEvent: the LaSOT toolkit with `annos/absent` flags (../shared/research/eval_datasets.md 1.14).
+* VisEvent: wangxiao5791509/VisEvent_SOT_Benchmark `utils/calc_seq_err_robust.m` (the LaSOT toolkit with `annos/absent`
+  flags).
 * RGBT234: MPR-MSR-Evaluation `calcPlotErr_TPR.m` (err = max(errV, errI), errCenter = min(...), centres x + w/2),
   `main_attrDrawCurve_RGBT234.m` (MPR = curve at 20 px, MSR = mean of the 0:0.05:1 curve, mean over sequences).
 * VOT long-term: vot-toolkit `vot/analysis/longterm.py` (determine_thresholds, compute_tpr_curves, FScoreCurve,

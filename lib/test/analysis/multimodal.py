@@ -9,9 +9,10 @@ Protocols (entries of `metrics.PROTOCOLS`; `metrics.default_protocol` picks one 
   (LasHeR marks absence with w = h = 0) scores IoU -1 (a failure) and centre error -1 (a precision success),
   thresholds `0:0.05:1` (`>`) and `0:50` px / `0:0.5` (`<=`), PR = P(20 px), NPR = N(0.20), SR = mean of the 21
   success values, all-zero sequences left out of the average.
-* `visevent` (VisEvent): its MATLAB toolkit is the LaSOT one with the absent flags (`annos/absent/<seq>.txt`):
-  `lasot_toolkit_errors` with the sequence's `target_visible`, absent frames failures; PR = P(20 px),
-  SR = success AUC.
+* `visevent` (VisEvent): its MATLAB toolkit (wangxiao5791509/VisEvent_SOT_Benchmark `utils/calc_seq_err_robust.m`,
+  `eval_tracker.m`, `plot_draw_save.m`) is the LaSOT one with the absent flags (`annos/absent/<seq>.txt`):
+  `lasot_toolkit_errors` with the sequence's `target_visible`, absent frames removed from the numerator but not
+  the denominator (failures); PR = P(20 px), SR = success AUC.
 * `rgbt234` (RGBT234 MPR / MSR): the MPR-MSR-Evaluation MATLAB toolkit (`calcPlotErr_TPR.m`,
   `main_attrDrawCurve_RGBT234.m`; read in jelymewang/MM `RGBT_workspace/MPR-MSR-Evaluation/`): per frame the IoU
   (OTB `calcRectInt`, pixel-inclusive) is computed against the visible AND the infrared ground truth and the larger
