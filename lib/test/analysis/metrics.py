@@ -519,8 +519,8 @@ def _got10k_batch(preds: Sequence[np.ndarray], gts: Sequence[np.ndarray], visibl
 
 def average_curves(protocol: str, curves: np.ndarray, frames: np.ndarray | None = None) -> np.ndarray:
     """(T, S, K) per-sequence curves -> (T, K) curves: the mean over sequences; the LaSOT-derived toolkits
-    (`Protocol.drop_zero_sequences`) leave out the sequences whose whole curve is zero (plot_draw_save.m); `frames` (T, S) weighs sequences by their frame count
-    (the got10k toolkit's pooled 'overall' curve)."""
+    (`Protocol.drop_zero_sequences`) leave out the sequences whose whole curve is zero (plot_draw_save.m);
+    `frames` (T, S) weighs sequences by their frame count (the got10k toolkit's pooled 'overall' curve)."""
     if curves.shape[-1] == 0:  # a curve the protocol does not have (got10k: precision)
         return curves[:, 0]
     if frames is not None:
