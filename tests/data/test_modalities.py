@@ -1,4 +1,5 @@
-"""Auxiliary-modality frames: the DepthTrack colour map and LasHeR's visible/infrared pairing by frame number."""
+"""Auxiliary-modality frames (lib/utils/modalities.py): the DepthTrack colour map, depth decoding, and the
+visible/auxiliary pairing by frame number."""
 from __future__ import annotations
 
 import glob
@@ -7,7 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from lib.families.sdstrack.modalities import depth_colormap, frames_by_index, paired_frames, rgbd_frame
+from lib.utils.image_io import ImageReadError
+from lib.utils.modalities import (decode_depth, depth_colormap, frame_index, frames_by_index, paired_frames,
+                                  rgbd_frame)
 
 
 def test_depth_is_clipped_at_three_medians_normalised_and_jet_coloured_in_bgr():
@@ -21,12 +24,12 @@ def test_depth_is_clipped_at_three_medians_normalised_and_jet_coloured_in_bgr():
 
 
 def test_an_rgbd_frame_is_rgb_then_the_colour_map():
-    color = np.zeros((2, 4, 3), np.uint8)
-    color[..., 0] = 7  # blue in OpenCV order
+    rgb = np.zeros((2, 4, 3), np.uint8)
+    rgb[..., 2] = 7
     depth = np.arange(8, dtype=np.uint16).reshape(2, 4) * 10 + 10
-    frame = rgbd_frame(color, depth)
+    frame = rgbd_frame(rgb, depth)
     assert frame.shape == (2, 4, 6)
-    assert (frame[..., 2] == 7).all() and (frame[..., :2] == 0).all()
+    assert np.array_equal(frame[..., :3], rgb)
     assert np.array_equal(frame[..., 3:], depth_colormap(depth))
 
 
@@ -49,3 +52,19 @@ def test_inconsistent_frame_numbers_are_refused():
         frames_by_index(["0001.jpg", "001.jpg"])
     with pytest.raises(ValueError, match="do not have the same numbers"):
         paired_frames(["000001.jpg", "000002.jpg"], ["i001.jpg", "i003.jpg"])
+
+
+def test_frame_numbers_are_the_last_digits_of_the_stem():
+    assert [frame_index(n) for n in ("i000.jpg", "000011.jpg", "00012v.jpg", "frame0003.bmp")] == [0, 11, 12, 3]
+    with pytest.raises(ValueError, match="no frame number"):
+        frame_index("cover.jpg")
+
+
+def test_depth_must_be_a_16_bit_single_channel_image():
+    ok, png16 = cv2.imencode(".png", np.full((3, 4), 1234, np.uint16))
+    assert decode_depth(png16.tobytes(), "d.png")[0, 0] == 1234
+    ok, png8 = cv2.imencode(".png", np.zeros((3, 4, 3), np.uint8))
+    with pytest.raises(ImageReadError, match="d.png: a depth image must be single-channel 16-bit"):
+        decode_depth(png8.tobytes(), "d.png")
+    with pytest.raises(ImageReadError, match="x.png: cannot decode"):
+        decode_depth(b"junk", "x.png")
