@@ -15,15 +15,20 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
 
 import cv2
 import numpy as np
 
+from lib.utils.annotations import DataFileError, check_length, parse_flags, parse_rectangles
+from lib.utils.file_source import FileSource
 from lib.utils.image_io import ImageReadError, imread_rgb
 
 __all__ = ["MAX_DEPTH", "depth_colormap", "decode_depth", "read_depth", "rgbd_frame", "stack_aux",
-           "load_rgbd_pair", "load_rgb_aux_pair", "frame_index", "frames_by_index", "paired_frames"]
+           "load_rgbd_pair", "load_rgb_aux_pair", "frame_index", "frames_by_index", "paired_frames",
+           "Layout", "RGBD", "RGBT", "RGBE", "ModalSequence", "read_modal_sequence", "load_modal_frame",
+           "read_name_list"]
 
 MAX_DEPTH = 10000
 # the last run of digits of a file stem: 'i000' -> 000, '000011' -> 000011, RGBT234's '00012v' -> 00012
@@ -108,3 +113,124 @@ def paired_frames(visible: Sequence[str], aux: Sequence[str]) -> list[tuple[str,
     if [frame_index(n) for n in vis] != [frame_index(n) for n in other]:
         raise ValueError(f"visible ({len(vis)}) and auxiliary ({len(other)}) frames do not have the same numbers")
     return list(zip(vis, other))
+
+
+# ------------------------------------------------------------------------------------ sequence folders on disk
+
+@dataclass(frozen=True)
+class Layout:
+    """How one sequence folder of a multi-modal benchmark stores its frames and annotations."""
+    rgb: str                      # folder of the RGB frames
+    aux: str                      # folder of the auxiliary frames
+    extensions: tuple[str, str]   # frame file extensions (RGB, auxiliary)
+    gt: str                       # ground truth of the RGB frames
+    depth: bool = False           # auxiliary frames are 16-bit depth PNGs (else images decoded like RGB)
+    aux_gt: str = ""              # ground truth annotated on the auxiliary frames, where the benchmark has one
+    flags: str = ""               # per-frame presence flags (1 = target present), where the benchmark has them
+    pair_by_name: bool = False    # auxiliary frame = same file name (else: same frame number)
+
+    @property
+    def path_loader(self) -> Callable[[tuple[str, str]], np.ndarray]:
+        return load_rgbd_pair if self.depth else load_rgb_aux_pair
+
+
+# DepthTrack and VOT-RGBD: color/%08d.jpg + depth/%08d.png, groundtruth.txt (NaN rows: target absent)
+RGBD = Layout("color", "depth", (".jpg", ".png"), "groundtruth.txt", depth=True)
+# LasHeR and RGBT234: visible/ + infrared/ JPEGs numbered by frame (names differ between the folders),
+# visible.txt + infrared.txt (0-size boxes: target absent)
+RGBT = Layout("visible", "infrared", (".jpg", ".jpg"), "visible.txt", aux_gt="infrared.txt")
+# VisEvent: vis_imgs/*.bmp + event_imgs/*.bmp with the same names (sorted by name), absent_label.txt 1 = present
+# (the convention of the official SDSTrack/ViPT loaders, whatever the file name suggests)
+RGBE = Layout("vis_imgs", "event_imgs", (".bmp", ".bmp"), "groundtruth.txt", flags="absent_label.txt",
+              pair_by_name=True)
+
+
+@dataclass
+class ModalSequence:
+    """What a reader needs of one sequence: frame pairs (paths relative to the source) and annotations."""
+    pairs: list[tuple[str, str]]
+    boxes: np.ndarray                 # (N, 4) float64 as stored (NaN rows stay NaN)
+    aux_boxes: Optional[np.ndarray]   # (N, 4) of the auxiliary ground truth, or None
+    present: np.ndarray               # bool (N,): finite box with positive width and height (and flag 1)
+
+
+def _frame_files(source: FileSource, folder: str, extension: str) -> list[str]:
+    try:
+        names = [n for n in source.list_dir(folder) if n.lower().endswith(extension)]
+    except FileNotFoundError:
+        raise DataFileError(f"{source.describe(folder)}: modality folder not found") from None
+    if not names:
+        raise DataFileError(f"{source.describe(folder)}: no {extension} frames")
+    return names
+
+
+def _pairs(source: FileSource, seq: str, layout: Layout) -> list[tuple[str, str]]:
+    rgb_dir, aux_dir = f"{seq}/{layout.rgb}", f"{seq}/{layout.aux}"
+    rgb = _frame_files(source, rgb_dir, layout.extensions[0])
+    aux = _frame_files(source, aux_dir, layout.extensions[1])
+    if layout.pair_by_name:
+        if rgb != aux:
+            only = sorted(set(rgb) ^ set(aux))
+            raise DataFileError(f"{source.describe(aux_dir)}: {len(aux)} frames for {len(rgb)} in "
+                                f"{layout.rgb}/, and the names differ (first: {only[0]})")
+        pairs = list(zip(rgb, aux))
+    else:
+        try:
+            pairs = paired_frames(rgb, aux)
+        except ValueError as e:
+            raise DataFileError(f"{source.describe(seq)}: {layout.rgb}/ and {layout.aux}/: {e}") from None
+    return [(f"{rgb_dir}/{a}", f"{aux_dir}/{b}") for a, b in pairs]
+
+
+def _boxes(source: FileSource, rel: str, num_frames: int, what: str) -> np.ndarray:
+    try:
+        boxes = parse_rectangles(source.read_text(rel), source.describe(rel))
+        check_length(boxes, num_frames, source.describe(rel), "rows", what)
+    except FileNotFoundError:
+        raise DataFileError(f"{source.describe(rel)}: ground-truth file not found") from None
+    except ValueError as e:
+        raise DataFileError(str(e)) from None
+    return boxes
+
+
+def read_modal_sequence(source: FileSource, seq: str, layout: Layout) -> ModalSequence:
+    """Frame pairs and annotations of sequence folder `seq`; a problem raises DataFileError naming the file."""
+    pairs = _pairs(source, seq, layout)
+    frames = f"{len(pairs)} frame pairs in {layout.rgb}/ and {layout.aux}/"
+    boxes = _boxes(source, f"{seq}/{layout.gt}", len(pairs), frames)
+    aux_boxes = None
+    if layout.aux_gt and source.exists(f"{seq}/{layout.aux_gt}"):
+        aux_boxes = _boxes(source, f"{seq}/{layout.aux_gt}", len(pairs), frames)
+    with np.errstate(invalid="ignore"):
+        present = np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+    if layout.flags:
+        rel = f"{seq}/{layout.flags}"
+        try:
+            flags = parse_flags(source.read_text(rel), source.describe(rel))
+            check_length(flags, len(pairs), source.describe(rel), "values", frames)
+        except FileNotFoundError:
+            raise DataFileError(f"{source.describe(rel)}: presence label file not found") from None
+        except ValueError as e:
+            raise DataFileError(str(e)) from None
+        present &= flags == 1
+    return ModalSequence(pairs, boxes, aux_boxes, present)
+
+
+def load_modal_frame(source: FileSource, pair: tuple[str, str], layout: Layout) -> np.ndarray:
+    """(H, W, 6) frame of a pair of relative paths (any FileSource: folder or LMDB pack)."""
+    rgb = source.load_image(pair[0])
+    if layout.depth:
+        try:
+            data = source.read_bytes(pair[1])
+        except FileNotFoundError as e:
+            raise ImageReadError(str(e)) from None
+        return rgbd_frame(rgb, decode_depth(data, source.describe(pair[1])), where=source.describe(pair[1]))
+    return stack_aux(rgb, source.load_image(pair[1]), source.describe(pair[1]))
+
+
+def read_name_list(source: FileSource, rel: str) -> list[str]:
+    """Sequence names of a list file, one per line (blank lines ignored)."""
+    names = [line.strip() for line in source.read_text(rel).splitlines() if line.strip()]
+    if not names:
+        raise DataFileError(f"{source.describe(rel)}: empty sequence list (expected one name per line)")
+    return names
