@@ -4,78 +4,49 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from lib.test.evaluation.datasets import build_eval_dataset
 from lib.utils.modalities import depth_colormap
-from tests.data.fixture_writers import frame_level, gray_level, isolated_settings, write_frame, write_text
+from tests.data.fixture_writers import (AUX_LEVEL_OFFSET, MM_SIZE, depth_ramp, frame_level, gray_level,
+                                       isolated_settings, write_frame, write_rgbd_sequence, write_rgbe_sequence,
+                                       write_rgbt_sequence, write_text)
 
 NAN = np.nan
-SIZE = (16, 12)  # width, height of the hand-written frames
-
-
-def _depth(k: int) -> np.ndarray:
-    """A 16-bit depth map that differs per frame: a horizontal ramp starting at 1000 + 100 k mm."""
-    return (1000 + 100 * k + 37 * np.arange(SIZE[0], dtype=np.uint16))[None, :].repeat(SIZE[1], 0).astype(np.uint16)
-
-
-def _write_rgbd(seq: Path, gt: str) -> None:
-    for k in range(3):
-        write_frame(seq / "color" / f"{k + 1:08d}.jpg", k, SIZE)
-        (seq / "depth").mkdir(parents=True, exist_ok=True)
-        assert cv2.imwrite(str(seq / "depth" / f"{k + 1:08d}.png"), _depth(k))
-    write_text(seq / "groundtruth.txt", gt)
-
-
-def _write_rgbt(seq: Path, gt: str, ir_gt: str, rgb_names: list[str], ir_names: list[str]) -> None:
-    for k, (rgb, ir) in enumerate(zip(rgb_names, ir_names)):
-        write_frame(seq / "visible" / rgb, k, SIZE)
-        write_frame(seq / "infrared" / ir, k + 4, SIZE)   # another grey level than the RGB frame of index k
-    write_text(seq / "visible.txt", gt)
-    write_text(seq / "infrared.txt", ir_gt)
-    write_text(seq / "init.txt", gt.splitlines()[0] + "\n")
-
-
-def _write_rgbe(seq: Path, gt: str, flags: str, names: list[str]) -> None:
-    for k, name in enumerate(names):
-        write_frame(seq / "vis_imgs" / name, k, SIZE)
-        write_frame(seq / "event_imgs" / name, k + 4, SIZE)
-    write_text(seq / "groundtruth.txt", gt)
-    write_text(seq / "absent_label.txt", flags)
+SIZE = MM_SIZE
 
 
 # name -> (writer(data_dir) -> sequence name, expected GT, expected visibility, expected aux GT or None, aux kind)
 def _depthtrack(data: Path) -> str:
-    _write_rgbd(data / "depthtrack" / "test" / "adapter01_indoor", "10,2,4,5\nnan,nan,nan,nan\n11,3,4,-1\n")
+    write_rgbd_sequence(data / "depthtrack" / "test" / "adapter01_indoor", "10,2,4,5\nnan,nan,nan,nan\n11,3,4,-1\n")
     return "adapter01_indoor"
 
 
 def _vot_rgbd2022(data: Path) -> str:
     root = data / "vot_rgbd2022"
-    _write_rgbd(root / "backpack_blue", "10,2,4,5\nnan,nan,nan,nan\n11,3,4,-1\n")
-    _write_rgbd(root / "not_listed", "1,1,1,1\n1,1,1,1\n1,1,1,1\n")
+    write_rgbd_sequence(root / "backpack_blue", "10,2,4,5\nnan,nan,nan,nan\n11,3,4,-1\n")
+    write_rgbd_sequence(root / "not_listed", "1,1,1,1\n1,1,1,1\n1,1,1,1\n")
     write_text(root / "list.txt", "backpack_blue\n")
     return "backpack_blue"
 
 
 def _lasher(data: Path) -> str:
-    _write_rgbt(data / "lasher" / "testingset" / "leftgirl's`bag", "10,2,4,5\n0,0,0,0\n11,3,4,5\n",
+    write_rgbt_sequence(data / "lasher" / "testingset" / "leftgirl's`bag", "10,2,4,5\n0,0,0,0\n11,3,4,5\n",
                 "10,2,4,5\n0,0,0,0\n11,3,4,5\n", ["v000.jpg", "v001.jpg", "v002.jpg"],
                 ["i000.jpg", "i001.jpg", "i002.jpg"])
     return "leftgirl's`bag"
 
 
 def _rgbt234(data: Path) -> str:
-    _write_rgbt(data / "rgbt234" / "afterrain", "10,2,4,5\n0,0,0,0\n11,3,4,5\n", "12,2,4,6\n0,0,0,0\n13,4,4,5\n",
+    write_rgbt_sequence(data / "rgbt234" / "afterrain", "10,2,4,5\n0,0,0,0\n11,3,4,5\n", "12,2,4,6\n0,0,0,0\n13,4,4,5\n",
                 ["00001v.jpg", "00002v.jpg", "00003v.jpg"], ["00001i.jpg", "00002i.jpg", "00003i.jpg"])
     return "afterrain"
 
 
 def _visevent(data: Path) -> str:
     root = data / "visevent" / "test"
-    _write_rgbe(root / "dvSave-2021_02_06_09_09_44_person3", "10,2,4,5\n10,2,4,5\n11,3,4,5\n", "1\n0\n1\n",
+    write_rgbe_sequence(root / "dvSave-2021_02_06_09_09_44_person3", "10,2,4,5\n10,2,4,5\n11,3,4,5\n", "1\n0\n1\n",
                 ["frame0000.bmp", "frame0001.bmp", "frame0002.bmp"])
     write_text(root / "testlist.txt", "dvSave-2021_02_06_09_09_44_person3\n")
     return "dvSave-2021_02_06_09_09_44_person3"
@@ -112,9 +83,9 @@ def test_reader_returns_the_hand_written_sequence(tmp_path, name):
         assert frame.shape == (SIZE[1], SIZE[0], 6) and frame.dtype == np.uint8
         assert frame_level(frame[..., :3]) == k                       # the RGB frame of index k, in order
         if aux_kind == "depth":
-            np.testing.assert_array_equal(frame[..., 3:], depth_colormap(_depth(k)))
+            np.testing.assert_array_equal(frame[..., 3:], depth_colormap(depth_ramp(k)))
         else:
-            assert abs(float(frame[..., 3:].mean()) - gray_level(k + 4)) < 2   # the paired auxiliary frame
+            assert abs(float(frame[..., 3:].mean()) - gray_level(k + AUX_LEVEL_OFFSET)) < 2   # the paired auxiliary frame
 
 
 def test_lasher_pairs_frames_by_number_where_the_official_glob_mismatches(tmp_path):
