@@ -110,8 +110,11 @@ def frames_by_index(names: Sequence[str]) -> list[str]:
 def paired_frames(visible: Sequence[str], aux: Sequence[str]) -> list[tuple[str, str]]:
     """(visible, auxiliary) file pairs with the same frame number, in frame order."""
     vis, other = frames_by_index(visible), frames_by_index(aux)
-    if [frame_index(n) for n in vis] != [frame_index(n) for n in other]:
-        raise ValueError(f"visible ({len(vis)}) and auxiliary ({len(other)}) frames do not have the same numbers")
+    numbers = [frame_index(n) for n in vis], [frame_index(n) for n in other]
+    if numbers[0] != numbers[1]:
+        unmatched = min(set(numbers[0]) ^ set(numbers[1]))
+        raise ValueError(f"{len(vis)} visible and {len(other)} auxiliary frames do not have the same numbers "
+                         f"(frame {unmatched} has no partner)")
     return list(zip(vis, other))
 
 
@@ -196,7 +199,7 @@ def _boxes(source: FileSource, rel: str, num_frames: int, what: str) -> np.ndarr
 def read_modal_sequence(source: FileSource, seq: str, layout: Layout) -> ModalSequence:
     """Frame pairs and annotations of sequence folder `seq`; a problem raises DataFileError naming the file."""
     pairs = _pairs(source, seq, layout)
-    frames = f"{len(pairs)} frame pairs in {layout.rgb}/ and {layout.aux}/"
+    frames = f"{layout.rgb}/ (paired with {layout.aux}/)"
     boxes = _boxes(source, f"{seq}/{layout.gt}", len(pairs), frames)
     aux_boxes = None
     if layout.aux_gt and source.exists(f"{seq}/{layout.aux_gt}"):

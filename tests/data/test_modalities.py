@@ -50,7 +50,7 @@ def test_lasher_frames_pair_by_number_where_the_official_glob_mismatches(tmp_pat
 def test_inconsistent_frame_numbers_are_refused():
     with pytest.raises(ValueError, match="same number 1"):
         frames_by_index(["0001.jpg", "001.jpg"])
-    with pytest.raises(ValueError, match="do not have the same numbers"):
+    with pytest.raises(ValueError, match=r"do not have the same numbers \(frame 2 has no partner\)"):
         paired_frames(["000001.jpg", "000002.jpg"], ["i001.jpg", "i003.jpg"])
 
 
