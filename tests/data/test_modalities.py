@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from lib.utils.annotations import AnnotationError, parse_rectangles
 from lib.utils.image_io import ImageReadError
 from lib.utils.modalities import (decode_depth, depth_colormap, frame_index, frames_by_index, paired_frames,
                                   rgbd_frame)
@@ -68,3 +69,12 @@ def test_depth_must_be_a_16_bit_single_channel_image():
         decode_depth(png8.tobytes(), "d.png")
     with pytest.raises(ImageReadError, match="x.png: cannot decode"):
         decode_depth(b"junk", "x.png")
+
+
+def test_ground_truth_may_be_rectangles_or_polygons_with_nan_rows():
+    rects = parse_rectangles("1,2,3,4\nnan,nan,nan,nan\n5 6 7 8\n", "gt.txt")
+    np.testing.assert_array_equal(rects, [[1, 2, 3, 4], [np.nan] * 4, [5, 6, 7, 8]])
+    polygons = parse_rectangles("10,20,14,20,14,25,10,25\n1,5,3,1,5,5,3,9\nnan,nan,nan,nan,nan,nan,nan,nan\n", "gt.txt")
+    np.testing.assert_array_equal(polygons, [[10, 20, 4, 5], [1, 1, 4, 8], [np.nan] * 4])
+    with pytest.raises(AnnotationError, match="gt.txt, line 2: expected 4 values"):
+        parse_rectangles("1,2,3,4\n1,2,3\n", "gt.txt")
