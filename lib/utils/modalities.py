@@ -185,37 +185,31 @@ def _pairs(source: FileSource, seq: str, layout: Layout) -> list[tuple[str, str]
     return [(f"{rgb_dir}/{a}", f"{aux_dir}/{b}") for a, b in pairs]
 
 
-def _boxes(source: FileSource, rel: str, num_frames: int, what: str) -> np.ndarray:
+def _annotation(source: FileSource, rel: str, parse: Callable[[str, str], np.ndarray], length: int, unit: str,
+                reference: str) -> np.ndarray:
+    """Parse annotation file `rel`, which must have one row per frame pair; DataFileError naming it otherwise."""
     try:
-        boxes = parse_rectangles(source.read_text(rel), source.describe(rel))
-        check_length(boxes, num_frames, source.describe(rel), "rows", what)
+        values = parse(source.read_text(rel), source.describe(rel))
+        check_length(values, length, source.describe(rel), unit, reference)
     except FileNotFoundError:
-        raise DataFileError(f"{source.describe(rel)}: ground-truth file not found") from None
+        raise DataFileError(f"{source.describe(rel)}: annotation file not found") from None
     except ValueError as e:
         raise DataFileError(str(e)) from None
-    return boxes
+    return values
 
 
 def read_modal_sequence(source: FileSource, seq: str, layout: Layout) -> ModalSequence:
     """Frame pairs and annotations of sequence folder `seq`; a problem raises DataFileError naming the file."""
     pairs = _pairs(source, seq, layout)
     frames = f"{layout.rgb}/ (paired with {layout.aux}/)"
-    boxes = _boxes(source, f"{seq}/{layout.gt}", len(pairs), frames)
+    boxes = _annotation(source, f"{seq}/{layout.gt}", parse_rectangles, len(pairs), "rows", frames)
     aux_boxes = None
     if layout.aux_gt and source.exists(f"{seq}/{layout.aux_gt}"):
-        aux_boxes = _boxes(source, f"{seq}/{layout.aux_gt}", len(pairs), frames)
+        aux_boxes = _annotation(source, f"{seq}/{layout.aux_gt}", parse_rectangles, len(pairs), "rows", frames)
     with np.errstate(invalid="ignore"):
         present = np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
     if layout.flags:
-        rel = f"{seq}/{layout.flags}"
-        try:
-            flags = parse_flags(source.read_text(rel), source.describe(rel))
-            check_length(flags, len(pairs), source.describe(rel), "values", frames)
-        except FileNotFoundError:
-            raise DataFileError(f"{source.describe(rel)}: presence label file not found") from None
-        except ValueError as e:
-            raise DataFileError(str(e)) from None
-        present &= flags == 1
+        present &= _annotation(source, f"{seq}/{layout.flags}", parse_flags, len(pairs), "values", frames) == 1
     return ModalSequence(pairs, boxes, aux_boxes, present)
 
 

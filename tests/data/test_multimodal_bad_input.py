@@ -59,6 +59,8 @@ CASES = {
                                       s / "event_imgs")[1]),
     "absent_label.txt too short": ("visevent", _rgbe,
                                    lambda s: (write_text(s / "absent_label.txt", "1\n1\n"), s / "absent_label.txt")[1]),
+    "absent_label.txt missing": ("visevent", _rgbe,
+                                 lambda s: ((s / "absent_label.txt").unlink(), s / "absent_label.txt")[1]),
     "infrared.txt too short": ("lasher", _rgbt,
                                lambda s: (write_text(s / "infrared.txt", "1,1,8,8\n"), s / "infrared.txt")[1]),
 }
