@@ -84,6 +84,7 @@ FAMILY = Family(
     adapt_state_dict=adapt_state_dict,
     dummy_inputs=dummy_inputs,
     tiny={"mstgt": TinyRun("tiny")},
-    manifests={("mstgt", "MSTGT-full-256"): "mstgt_256.json"},
+    # The got file builds the same network as the full-data file the manifest was made from.
+    manifests={("mstgt", f"MSTGT-{data}-256"): "mstgt_256.json" for data in ("full", "got")},
     description="MSTGT: HiViT-B tracker with multi-scale prompt and carried spatio-temporal tokens (2025)",
 )
