@@ -6,6 +6,7 @@ named two layers MSPG / STPG; `adapt_state_dict` maps those keys onto the releas
 """
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from lib.families import Family, Lazy, TinyRun
@@ -86,5 +87,6 @@ FAMILY = Family(
     tiny={"mstgt": TinyRun("tiny")},
     # The got file builds the same network as the full-data file the manifest was made from.
     manifests={("mstgt", f"MSTGT-{data}-256"): "mstgt_256.json" for data in ("full", "got")},
+    reference_step=os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_step.py"),
     description="MSTGT: HiViT-B tracker with multi-scale prompt and carried spatio-temporal tokens (2025)",
 )
