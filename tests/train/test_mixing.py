@@ -114,3 +114,17 @@ def test_reverse_puts_the_object_behind_the_target():
         assert np.array_equal(crop[rows, cols], before[rows, cols])
         overlapping += occlusion((x, y, x + w, y + h), region) > 0
     assert overlapping > 20
+
+
+def test_an_extra_object_without_a_paste_or_with_classification_sampling_is_an_error():
+    from lib.train.data.processing import TrackingProcessing
+
+    processing = TrackingProcessing({"template": 2.0, "search": 4.0}, {"template": 32, "search": 64},
+                                    {"template": 0.0, "search": 0.0}, {"template": 0.0, "search": 0.0},
+                                    {"template": None, "search": None})
+    sample = raw_sampler(ClassedVideos(["cat", "cat"]))[(11, 0)]
+    with pytest.raises(ValueError, match="search_extra"):
+        processing(sample, random.Random(0))
+    with pytest.raises(ValueError, match="train_cls"):
+        TrackingSampler([ClassedVideos(["cat"])], None, 10, [10], 1, 2, None, "trident", train_cls=True,
+                        extra_object_epochs=EpochSchedule(1, 11))

@@ -18,7 +18,7 @@ With `train_cls`, half the samples (pos_prob) are positives; negatives use a fra
 target is invisible (box: the centre W/8 x H/8 box), or else a frame from a random sequence of a random dataset.
 With `extra_object_epochs` (MSTGT's mixed sampling), on the epochs it selects each sample also carries an extra
 object, 'search_extra' (ExtraObject): one visible frame per search frame of another sequence of the same dataset,
-of the target's class when one is found in 6 draws (as the MSTGT release), else any other sequence. Processing
+of the target's class when one is found in 7 draws (as the MSTGT release), else any other sequence. Processing
 pastes it into the search crops (lib/train/data/paste.py). Its draws come from a generator of their own, so the
 rest of the sample is the one drawn without it.
 
@@ -50,7 +50,7 @@ TRIDENT_MODES = ("trident", "trident_pro", "stark")
 FRAME_SAMPLE_MODES = ("causal", "interval", "order") + TRIDENT_MODES
 MIN_SEQUENCE_LENGTH = 20
 GAP_STEP = 5
-SAME_CLASS_DRAWS = 6  # the MSTGT release: a first same-class draw and 5 retries, then any other sequence
+SAME_CLASS_DRAWS = 7  # the MSTGT release: a same-class draw and 6 redraws (while it is the own one), then any
 
 
 @dataclass(frozen=True)
