@@ -12,7 +12,7 @@ does not depend on them) and the frame is synthetic. Each model is timed in this
 Clock: wall time at --threads on a quiet machine; when other work loads the cores (load average minus our own
 threads above 0.5 per core) the process's CPU time at one thread, which stays comparable under load.
 
---reference PATH (a checkout of researchmm/Stark or botaoye/OSTrack): the official network step is timed in a
+--reference PATH (a checkout of researchmm/Stark, botaoye/OSTrack or capf-2011/MSTGT): the official network step is timed in a
 helper process on the same weights and inputs, interleaved with ours in --rounds rounds, and the ratio
 official / ours is printed with the largest output difference. No ratio is printed when any load sample taken
 during the measurement was busy.
@@ -212,6 +212,9 @@ def benchmark_model(name: str, tracker_name: str, config: str, args: argparse.Na
             save_reference_inputs(steps, workdir)
             official = OfficialProcess(args.reference, steps.tracker.params, config, workdir, threads)
             result.official = Timing(clock=clock)
+            # The official output is its first step's: compare with ours from a fresh start too (state carried
+            # across frames, e.g. MSTGT's tokens, has moved on during the warm-up).
+            steps.restart()
             result.max_abs_diff = max_output_difference(steps.network(),
                                                         torch.load(os.path.join(workdir, "official_out.pt")))
             official.run(args.warmup, Timing())

@@ -6,7 +6,9 @@ Each benchmark goes to <data_dir>/<benchmark> (the folder convention lib.utils.e
 are written atomically (temporary folder, then rename); a rerun skips the ones already complete, so an interrupted
 run can simply be started again. Table benchmarks (uav, otb, nfs) take their lengths from the official tables.
 --num_sequences sets each benchmark's main split; lasot also writes as many training sequences, got10k and
-trackingnet a quarter of it (at least 2) in each further split; the summary line counts every split written.
+trackingnet a quarter of it (at least 2) in each further split; the multi-modal depthtrack, lasher and visevent write
+as many training sequences as test ones (depthtrack and lasher also a quarter, at least 2, as val); the summary line
+counts every split written.
 """
 import _init_paths  # noqa: F401  (puts the repository root on sys.path)
 

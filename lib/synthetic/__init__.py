@@ -29,6 +29,11 @@ DEFAULT_SIZES: dict[str, tuple[int, Optional[int]]] = {
     "nfs": (4, None),
     "tnl2k": (4, 100),
     "coco": (24, None),
+    "depthtrack": (4, 60),
+    "vot_rgbd2022": (3, 60),
+    "lasher": (4, 60),
+    "rgbt234": (4, 60),
+    "visevent": (4, 60),
 }
 DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_QUALITY = 320, 240, 90
 

@@ -18,6 +18,15 @@ Conventions written (see shared research notes, eval_datasets.md section 1 and i
   TNL2K        <seq>/imgs/%05d.jpg, groundtruth.txt (comma), language.txt.
   COCO 2017    images/train2017/%012d.jpg, annotations/instances_train2017.json with crowd annotations (RLE) and
                boxes under 50 px among the ordinary ones.
+  DepthTrack   {test,train,val}/<seq>/{color/%08d.jpg, depth/%08d.png (16-bit mm), groundtruth.txt} from 1, NaN rows
+               where the target is absent; VOT-RGBD2022 the same folders plus VOT `sequence` files and list.txt.
+  LasHeR       {testingset,trainingset,valset}/<seq>/{visible/v%03d.jpg, infrared/i%03d.jpg, visible.txt,
+               infrared.txt, init.txt} (0-size boxes: absent), testingsetList.txt / trainingsetList.txt; names with
+               quotes. RGBT234: <seq>/{visible/%05dv.jpg, infrared/%05di.jpg} from 1, infrared.txt shifted by the
+               thermal camera's offset.
+  VisEvent     {test,train}/<seq>/{vis_imgs,event_imgs}/frame%04d.bmp, groundtruth.txt, absent_label.txt
+               (1 = present), testlist.txt / trainlist.txt.
+  Auxiliary frames are rendered from the same scene (lib/synthetic/auxiliary.py).
 The hidden box of a fully occluded target is written as is; a box that is partly outside the image is clipped.
 Each sequence gets its own random stream (seed, benchmark, sequence name), so any subset regenerates identically.
 """
@@ -33,6 +42,7 @@ from typing import Callable, Iterable, Optional, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from lib.synthetic.auxiliary import plan_aux, render_depth, render_event, render_thermal
 from lib.synthetic.fileio import is_complete, write_dir_atomic, write_image, write_text_atomic
 from lib.synthetic.render import make_textures, render_frame, render_image
 from lib.synthetic.scene import FrameTruth, frame_truth, simulate
@@ -97,6 +107,27 @@ class _Video:
         textures = make_textures(_rng(self._seed, self._key, "textures"), self.scene, self.natural)
         for t in range(self.num_frames):
             write_image(folder / file_name(t), render_frame(self.scene, textures, t), quality)
+
+    def write_modal_frames(self, folders: tuple[Path, Path], file_names: tuple[Callable[[int], str], ...],
+                           kind: str, quality: int, shift: tuple[float, float] = (0.0, 0.0)) -> None:
+        """RGB frames and their auxiliary frames of `kind` (depth, thermal or event) from the same scene."""
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+        textures = make_textures(_rng(self._seed, self._key, "textures"), self.scene, self.natural)
+        plan = plan_aux(_rng(self._seed, self._key, "aux"), self.scene)
+        noise = _rng(self._seed, self._key, "aux-noise")
+        previous = None
+        for t in range(self.num_frames):
+            rgb = render_frame(self.scene, textures, t)
+            write_image(folders[0] / file_names[0](t), rgb, quality)
+            if kind == "depth":
+                aux = render_depth(self.scene, plan, t, noise)
+            elif kind == "thermal":
+                aux = render_thermal(self.scene, plan, t, noise, shift)
+            else:
+                aux = render_event(previous, rgb)
+            write_image(folders[1] / file_names[1](t), aux, quality)
+            previous = rgb
 
 
 def _round_boxes(boxes: np.ndarray) -> np.ndarray:
@@ -559,6 +590,148 @@ def write_coco(root: Path, plan: Plan) -> dict[str, SequenceTruth]:
     return truths
 
 
+# ---------------------------------------------------------------------- multi-modal: RGB-D, RGB-T, RGB-E
+
+_RGBD_CLASSES = ("adapter", "backpack", "ball", "bottle", "cup", "duck", "toy", "umbrella")
+_RGBD_FRAMES = (lambda t: f"{t + 1:08d}.jpg", lambda t: f"{t + 1:08d}.png")
+
+
+def _write_modal(final: Path, video: _Video, texts: dict[str, str], folders: tuple[str, str],
+                 file_names: tuple[Callable[[int], str], ...], kind: str, plan: Plan,
+                 shift: tuple[float, float] = (0.0, 0.0)) -> None:
+    last = video.num_frames - 1
+    required = [final / folders[0] / file_names[0](last), final / folders[1] / file_names[1](last)]
+    if not is_complete({final / k: v for k, v in texts.items()}, required):
+        def fill(tmp: Path) -> None:
+            for k, v in texts.items():
+                (tmp / k).write_text(v, encoding="utf-8")
+            video.write_modal_frames((tmp / folders[0], tmp / folders[1]), file_names, kind, plan.quality, shift)
+        write_dir_atomic(final, fill)
+
+
+def _rgbd_sequence(root: Path, plan: Plan, name: str, split: str, tag: str, fmt: str,
+                   extra: Optional[dict[str, str]] = None) -> SequenceTruth:
+    """color/%08d.jpg + 16-bit depth/%08d.png from 1; groundtruth.txt with NaN rows where the target is absent."""
+    video = _Video(plan, f"{tag}/{name}", _frames_required(plan))
+    tr = video.truths[0]
+    gt_text = _box_text(np.where(tr.absent[:, None], np.nan, _round_boxes(tr.boxes)), fmt)
+    texts = {"groundtruth.txt": gt_text, **(extra or {})}
+    _write_modal(root / name, video, texts, ("color", "depth"), _RGBD_FRAMES, "depth", plan)
+    return _truth(name, split, _parse_written(gt_text), tr)
+
+
+def _modal_counts(plan: Plan) -> tuple[int, int]:
+    """(sequences of a main split, of a small split: a quarter, at least 2)."""
+    return plan.num_sequences, max(2, plan.num_sequences // 4)
+
+
+def write_depthtrack(root: Path, plan: Plan) -> dict[str, SequenceTruth]:
+    """test/ and train/ with `num_sequences` each, val/ with a quarter (at least 2); names like adapter01_indoor."""
+    _reject_names(plan, "depthtrack")
+    main, small = _modal_counts(plan)
+    truths = {}
+    for split, count, first in (("test", main, 1), ("train", main, 20), ("val", small, 60)):
+        names = [f"{_RGBD_CLASSES[i % len(_RGBD_CLASSES)]}{first + i:02d}_{('indoor', 'wild')[i % 2]}"
+                 for i in range(count)]
+        for name in _progress(names, f"depthtrack/{split}", plan):
+            truths[name] = _rgbd_sequence(root / split, plan, name, split, "depthtrack", "%d")
+    return truths
+
+
+def write_vot_rgbd2022(root: Path, plan: Plan) -> dict[str, SequenceTruth]:
+    """VOT sequence folders (color + depth channels declared in each `sequence` file) and list.txt."""
+    _reject_names(plan, "vot_rgbd2022")
+    names = [f"{_RGBD_CLASSES[-1 - i % len(_RGBD_CLASSES)]}_{i + 1:02d}" for i in range(plan.num_sequences)]
+    truths = {}
+    for name in _progress(names, "vot_rgbd2022", plan):
+        meta = (f"channels.color=color/%08d.jpg\nchannels.depth=depth/%08d.png\nformat=default\nfps=30\n"
+                f"name={name}\n")
+        truths[name] = _rgbd_sequence(root, plan, name, "test", "vot_rgbd2022", "%.4f", {"sequence": meta})
+    write_text_atomic(root / "list.txt", "".join(f"{s}\n" for s in names))
+    return truths
+
+
+def _rgbt_sequence(root: Path, plan: Plan, name: str, split: str, tag: str,
+                   file_names: tuple[Callable[[int], str], ...], misaligned: bool) -> SequenceTruth:
+    """visible/ + infrared/ frames, visible.txt, infrared.txt (0-size boxes where the target is absent), init.txt.
+    `misaligned`: the thermal camera sits a few pixels off (RGBT234), so infrared.txt differs from visible.txt."""
+    video = _Video(plan, f"{tag}/{name}", _frames_required(plan))
+    tr = video.truths[0]
+    shift = (0.0, 0.0)
+    if misaligned:
+        shift = tuple(float(v) for v in _rng(plan.seed, tag, name, "shift").choice([-3, -2, -1, 1, 2, 3], 2))
+    boxes = np.where(tr.absent[:, None], 0.0, _round_boxes(tr.boxes))
+    ir_boxes = np.where(tr.absent[:, None], 0.0, boxes + np.array([*shift, 0.0, 0.0]))
+    gt_text, ir_text = _box_text(boxes, "%d"), _box_text(ir_boxes, "%d")
+    texts = {"visible.txt": gt_text, "infrared.txt": ir_text, "init.txt": gt_text.splitlines(keepends=True)[0]}
+    _write_modal(root / name, video, texts, ("visible", "infrared"), file_names, "thermal", plan, shift)
+    truth = _truth(name, split, _parse_written(gt_text), tr)
+    truth.extra["aux_boxes"] = _parse_written(ir_text)
+    return truth
+
+
+# names with the quote characters of real LasHeR names (`blkboy`shead`, `leftgirl'swhitebag`)
+_LASHER_NAMES = ("boywalkinginsnow", "leftgirl'swhitebag", "blkboy`shead", "2ndcarcome", "rightblkboy", "whitecar")
+# LasHeR frame names restart per folder with a prefix (v000.jpg / i000.jpg): the official glob('*1.jpg') matches
+# v001, v011, v021, ...
+_LASHER_FRAMES = (lambda t: f"v{t:03d}.jpg", lambda t: f"i{t:03d}.jpg")
+
+
+def write_lasher(root: Path, plan: Plan) -> dict[str, SequenceTruth]:
+    """testingset/ and trainingset/ with `num_sequences` each (and their testingsetList.txt, trainingsetList.txt),
+    valset/ with a quarter (at least 2)."""
+    _reject_names(plan, "lasher")
+    main, small = _modal_counts(plan)
+    truths = {}
+    for split, count, first, list_file in (("testingset", main, 1, "testingsetList.txt"),
+                                           ("trainingset", main, 20, "trainingsetList.txt"),
+                                           ("valset", small, 60, "")):
+        names = [f"{_LASHER_NAMES[i % len(_LASHER_NAMES)]}{first + i}" for i in range(count)]
+        for name in _progress(names, f"lasher/{split}", plan):
+            truths[name] = _rgbt_sequence(root / split, plan, name, split, "lasher", _LASHER_FRAMES, False)
+        if list_file:
+            write_text_atomic(root / split / list_file, "".join(f"{s}\n" for s in names))
+    return truths
+
+
+_RGBT234_NAMES = ("afterrain", "baby", "bikeman", "carLight", "dog1", "elecbike", "kite2", "manwithbasketball")
+
+
+def write_rgbt234(root: Path, plan: Plan) -> dict[str, SequenceTruth]:
+    """`num_sequences` folders with visible/%05dv.jpg + infrared/%05di.jpg from 1 and two ground truths."""
+    _reject_names(plan, "rgbt234")
+    names = [_RGBT234_NAMES[i % len(_RGBT234_NAMES)] + (str(i // len(_RGBT234_NAMES)) if i >= len(_RGBT234_NAMES)
+                                                        else "") for i in range(plan.num_sequences)]
+    frames = (lambda t: f"{t + 1:05d}v.jpg", lambda t: f"{t + 1:05d}i.jpg")
+    return {name: _rgbt_sequence(root, plan, name, "test", "rgbt234", frames, True)
+            for name in _progress(names, "rgbt234", plan)}
+
+
+def _visevent_name(i: int, first: int) -> str:
+    k = first + i
+    return (f"{k:05d}_tank_outdoor{k % 3 + 1}", f"dvSave-2021_02_06_09_{k % 60:02d}_44_person{k % 4 + 1}",
+            f"video_{k:04d}", f"traffic_{k:04d}")[i % 4]
+
+
+def write_visevent(root: Path, plan: Plan) -> dict[str, SequenceTruth]:
+    """test/ and train/ with `num_sequences` each and testlist.txt / trainlist.txt: vis_imgs/ + event_imgs/ BMPs
+    with the same names, groundtruth.txt (0-size boxes out of view), absent_label.txt (1 = target present)."""
+    _reject_names(plan, "visevent")
+    truths = {}
+    frames = (lambda t: f"frame{t:04d}.bmp",) * 2
+    for split, first, list_file in (("test", 1, "testlist.txt"), ("train", 200, "trainlist.txt")):
+        names = [_visevent_name(i, first) for i in range(plan.num_sequences)]
+        for name in _progress(names, f"visevent/{split}", plan):
+            video = _Video(plan, f"visevent/{name}", _frames_required(plan))
+            tr = video.truths[0]
+            gt_text = _box_text(np.where(tr.out_of_view[:, None], 0.0, _round_boxes(tr.boxes)), "%d")
+            texts = {"groundtruth.txt": gt_text, "absent_label.txt": _column(tr.visible)}
+            _write_modal(root / split / name, video, texts, ("vis_imgs", "event_imgs"), frames, "event", plan)
+            truths[name] = _truth(name, split, _parse_written(gt_text), tr)
+        write_text_atomic(root / split / list_file, "".join(f"{s}\n" for s in names))
+    return truths
+
+
 WRITERS: dict[str, Callable[[Path, Plan], dict[str, SequenceTruth]]] = {
     "lasot": write_lasot,
     "lasot_extension_subset": write_lasot_extension,
@@ -569,6 +742,11 @@ WRITERS: dict[str, Callable[[Path, Plan], dict[str, SequenceTruth]]] = {
     "nfs": write_nfs,
     "tnl2k": write_tnl2k,
     "coco": write_coco,
+    "depthtrack": write_depthtrack,
+    "vot_rgbd2022": write_vot_rgbd2022,
+    "lasher": write_lasher,
+    "rgbt234": write_rgbt234,
+    "visevent": write_visevent,
 }
 # Benchmarks whose sequence lengths come from official tables (num_frames does not apply).
 TABLE_BENCHMARKS = ("uav", "otb", "nfs")

@@ -12,13 +12,18 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from lib.utils.cli import UserError
 from lib.utils.numeric_text import parse_int_list, parse_table
 
-__all__ = ["AnnotationError", "parse_boxes", "parse_flags", "check_box_sizes", "check_length", "parse_key_values"]
+__all__ = ["AnnotationError", "DataFileError", "parse_boxes", "parse_rectangles", "parse_flags", "check_box_sizes", "check_length", "parse_key_values"]
 
 
 class AnnotationError(ValueError):
     """An annotation file does not have the expected content; the message names the file and line."""
+
+
+class DataFileError(UserError, AnnotationError):
+    """A dataset file or folder a reader cannot use, reported to the user as one line naming it."""
 
 
 _WHITESPACE_OR_COMMA = re.compile(r"[,\s]+")
@@ -69,6 +74,20 @@ def parse_boxes(text: str, where: str, delimiter: Optional[str] = ",", allow_nan
             raise AnnotationError(f"{where}, line {_line_of_row(text, int(bad[0]))}: NaN or infinite value, "
                                   f"which this benchmark does not allow")
     return boxes
+
+
+def parse_rectangles(text: str, where: str, delimiter: Optional[str] = None) -> np.ndarray:
+    """Rows of `x,y,w,h` or of 8-value polygons (some DepthTrack / VisEvent files) -> (N, 4) float64 axis-aligned
+    boxes; NaN rows (absent target) stay NaN."""
+    try:
+        return parse_boxes(text, where, delimiter=delimiter, allow_nan=True)
+    except AnnotationError as error:
+        try:
+            points = parse_boxes(text, where, delimiter=delimiter, allow_nan=True, columns=8).reshape(-1, 4, 2)
+        except AnnotationError:
+            raise error from None
+    corner = points.min(axis=1)
+    return np.concatenate([corner, points.max(axis=1) - corner], axis=1)
 
 
 def _parse_boxes_exact(text: str, where: str, delimiter: Optional[str], columns: int) -> np.ndarray:

@@ -35,6 +35,13 @@ TRAIN_DATA_FIELDS = {
     "trackingnet_lmdb_dir": "trackingnet_lmdb",
     "coco_lmdb_dir": "coco_lmdb",
     "imagenet_lmdb_dir": "vid_lmdb",
+    # multi-modal (official SDSTrack local.py names; val folders are ours: the official code takes its val
+    # sequences from the training folder through its own name lists)
+    "depthtrack_dir": "depthtrack/train",
+    "depthtrack_val_dir": "depthtrack/val",
+    "lasher_dir": "lasher/trainingset",
+    "lasher_val_dir": "lasher/valset",
+    "visevent_dir": "visevent/train",
 }
 # Evaluation-side dataset fields (lib/test/evaluation/local.py) -> folder under the data root.
 TEST_DATA_FIELDS = {
@@ -50,6 +57,11 @@ TEST_DATA_FIELDS = {
     "tnl2k_path": "tnl2k",
     "tc128_path": "tc128",
     "vot_path": "vot",
+    "depthtrack_path": "depthtrack/test",
+    "vot_rgbd2022_path": "vot_rgbd2022",
+    "lasher_path": "lasher/testingset",
+    "rgbt234_path": "rgbt234",
+    "visevent_path": "visevent/test",
 }
 # Output fields -> folder under the save root (test side) or workspace root (train side).
 SAVE_FIELDS = {

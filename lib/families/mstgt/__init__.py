@@ -6,10 +6,11 @@ named two layers MSPG / STPG; `adapt_state_dict` maps those keys onto the releas
 """
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from lib.families import Family, Lazy, TinyRun
-from lib.families.mstgt.config import add_config
+from lib.families.mstgt.config import add_config, check_mixing_keys
 
 if TYPE_CHECKING:
     import torch
@@ -30,10 +31,21 @@ def build_actor(net: "nn.Module", cfg: "CfgNode", script: str):
 def data_options(cfg: "CfgNode", script: str) -> dict:
     """The processing adds each search crop's Gaussian centre label ('search_label') on the token grid and draws the
     search-area factor per sample in DA.sfactor, with the border placement at DA.border_prob (the release's
-    processing_imix, which its default `--datr 1` training uses)."""
+    processing_imix, which its default `--datr 1` training uses). With DA.imix, the mixed sampling: on the epochs
+    after DA.imix_epoch that are multiples of DA.imix_interval, every training sample carries another object of its
+    class, pasted into its search crops covering at most DA.imix_occrate of the target (behind it with probability
+    DA.imix_reverse_prob); see lib/families/mstgt/config.py for what the release does with these keys."""
+    from lib.train.data.paste import ObjectPaste
+    from lib.train.data.sampler import EpochSchedule
+
+    check_mixing_keys(cfg.DA)
     processing = {"heatmap_stride": cfg.MODEL.BACKBONE.STRIDE, "search_factor_range": tuple(cfg.DA.sfactor),
                   "border_prob": cfg.DA.border_prob}
-    return {"sampler": {}, "processing": processing}
+    sampler = {}
+    if cfg.DA.imix:
+        sampler["extra_object_epochs"] = EpochSchedule(after=cfg.DA.imix_epoch, every=cfg.DA.imix_interval)
+        processing["paste"] = ObjectPaste(max_occlusion=cfg.DA.imix_occrate, behind_prob=cfg.DA.imix_reverse_prob)
+    return {"sampler": sampler, "processing": processing}
 
 
 def adapt_state_dict(state: dict[str, "torch.Tensor"]) -> dict[str, "torch.Tensor"]:
@@ -73,6 +85,8 @@ FAMILY = Family(
     adapt_state_dict=adapt_state_dict,
     dummy_inputs=dummy_inputs,
     tiny={"mstgt": TinyRun("tiny")},
-    manifests={("mstgt", "MSTGT-full-256"): "mstgt_256.json"},
+    # The got file builds the same network as the full-data file the manifest was made from.
+    manifests={("mstgt", f"MSTGT-{data}-256"): "mstgt_256.json" for data in ("full", "got")},
+    reference_step=os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_step.py"),
     description="MSTGT: HiViT-B tracker with multi-scale prompt and carried spatio-temporal tokens (2025)",
 )

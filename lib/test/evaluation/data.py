@@ -15,22 +15,29 @@ class Sequence:
     """One evaluation sequence.
 
     frames: frame references (file paths, or LMDB keys when `frame_loader` reads from a pack): a list, or a
-        FrameList that formats them on demand (readers of numbered frames use it; loading stays fast);
+        FrameList that formats them on demand (readers of numbered frames use it; loading stays fast); multi-modal
+        benchmarks (RGB-D/T/E) store (RGB file, auxiliary file) pairs and their `frame_loader` returns HxWx6 uint8
+        frames: RGB, then the auxiliary image as 3 channels (lib/utils/modalities.py);
     dataset: the tag the analysis keys its rules on ('lasot', 'got10k', 'uav', ...);
     ground_truth_rect: (N, 4) float64 x,y,w,h (test splits of GOT-10k/TrackingNet: first row only);
     target_visible: bool (N,) where the benchmark provides visibility, else None;
-    image_size: (W, H) where the annotations give it (GOT-10k's meta_info.ini; the got10k protocol clips to it).
+    image_size: (W, H) where the annotations give it (GOT-10k's meta_info.ini; the got10k protocol clips to it);
+    ground_truth_rect_aux: (N, 4) boxes annotated on the auxiliary modality where the benchmark has them (RGB-T:
+        infrared.txt; RGBT234's metric takes the better of the two ground truths per frame), else None.
     """
 
     def __init__(self, name: str, frames: Seq[str], dataset: str, ground_truth_rect: np.ndarray,
                  target_visible: Optional[np.ndarray] = None, object_class: Optional[str] = None,
                  init_data: Optional[dict] = None, frame_loader: Callable[[str], np.ndarray] = imread_rgb,
-                 image_size: Optional[tuple[float, float]] = None):
+                 image_size: Optional[tuple[float, float]] = None,
+                 ground_truth_rect_aux: Optional[np.ndarray] = None):
         self.name = name
         self.frames = frames if isinstance(frames, FrameList) else list(frames)
         self.dataset = dataset
         self.ground_truth_rect = np.asarray(ground_truth_rect, dtype=np.float64).reshape(-1, 4)
         self.target_visible = None if target_visible is None else np.asarray(target_visible, dtype=bool)
+        self.ground_truth_rect_aux = None if ground_truth_rect_aux is None else \
+            np.asarray(ground_truth_rect_aux, dtype=np.float64).reshape(-1, 4)
         self.object_class = object_class
         self.image_size = image_size
         self.frame_loader = frame_loader
@@ -47,6 +54,8 @@ class Sequence:
         self.frames = self.frames[start:]
         if len(self.ground_truth_rect) > start:
             self.ground_truth_rect = self.ground_truth_rect[start:]
+        if self.ground_truth_rect_aux is not None and len(self.ground_truth_rect_aux) > start:
+            self.ground_truth_rect_aux = self.ground_truth_rect_aux[start:]
         if self.target_visible is not None:
             self.target_visible = self.target_visible[start:]
         self.init_data = {frame - start: value for frame, value in self.init_data.items()}

@@ -15,6 +15,8 @@ from lib.test.evaluation.data import SequenceList
 from lib.test.evaluation.readers import (EvalDataset, GOT10KDataset, LaSOTDataset, TNL2KDataset,
                                          TrackingNetDataset, lasot_extension_dataset, nfs_dataset, otb_dataset,
                                          uav_dataset)
+from lib.test.evaluation.multimodal import (depthtrack_dataset, lasher_dataset, rgbt234_dataset, visevent_dataset,
+                                            vot_rgbd2022_dataset)
 from lib.utils.env import MissingPathError
 
 __all__ = ["get_dataset", "dataset_names", "build_eval_dataset", "register_eval_dataset"]
@@ -35,6 +37,12 @@ _DATASETS: dict[str, tuple[str, EvalBuilder]] = {
     "otb": ("otb_path", lambda root, only: otb_dataset(root, only_present=only)),
     "nfs": ("nfs_path", lambda root, only: nfs_dataset(root, only_present=only)),
     "tnl2k": ("tnl2k_path", lambda root, only: TNL2KDataset(root)),
+    # multi-modal: HxWx6 frames (RGB, then depth colour map / thermal / event image)
+    "depthtrack": ("depthtrack_path", lambda root, only: depthtrack_dataset(root, only_present=only)),
+    "vot_rgbd2022": ("vot_rgbd2022_path", lambda root, only: vot_rgbd2022_dataset(root, only_present=only)),
+    "lasher": ("lasher_path", lambda root, only: lasher_dataset(root, only_present=only)),
+    "rgbt234": ("rgbt234_path", lambda root, only: rgbt234_dataset(root, only_present=only)),
+    "visevent": ("visevent_path", lambda root, only: visevent_dataset(root, only_present=only)),
 }
 
 

@@ -46,8 +46,8 @@ def _shown(names: Seq[str], limit: int = 10) -> str:
     return ", ".join(names[:limit]) + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
 
 
-def _choose(benchmark: str, source: FileSource, listed: Seq[str], names: Optional[Iterable[str]],
-            only_present: bool, present: Callable[[str], bool]) -> list[str]:
+def choose_sequences(benchmark: str, source: FileSource, listed: Seq[str], names: Optional[Iterable[str]],
+                     only_present: bool, present: Callable[[str], bool]) -> list[str]:
     """The listed sequences (or `names`, which must be among them), checked against what is on disk; with
     `only_present` the missing ones are skipped and named."""
     if names is not None:
@@ -127,8 +127,9 @@ class LaSOTDataset(EvalDataset):
                  official: Optional[Seq[str]] = None, image_loader: Callable[[str], np.ndarray] = imread_rgb):
         super().__init__(_source(root, use_lmdb, image_loader))
         self.tag = tag
-        self.sequence_names = _choose(tag, self.source, self._listed(official or lasot_test_names()), names,
-                                      only_present, lambda n: self.source.exists(f"{self._dir(n)}/groundtruth.txt"))
+        self.sequence_names = choose_sequences(
+            tag, self.source, self._listed(official or lasot_test_names()), names, only_present,
+            lambda n: self.source.exists(f"{self._dir(n)}/groundtruth.txt"))
 
     def _listed(self, official: Seq[str]) -> list[str]:
         if self.source.exists(self.LIST_FILE):
@@ -274,8 +275,8 @@ class TableDataset(EvalDataset):
         super().__init__(_source(root, False, image_loader))
         self.tag, self.prefix, self.delimiter, self.allow_nan = tag, prefix, delimiter, allow_nan
         self.entries = {prefix + e.name: e for e in table}
-        self.sequence_names = _choose(tag, self.source, list(self.entries), names, only_present,
-                                      lambda n: self.source.exists(self.entries[n].anno_path))
+        self.sequence_names = choose_sequences(tag, self.source, list(self.entries), names, only_present,
+                                               lambda n: self.source.exists(self.entries[n].anno_path))
 
     def __len__(self) -> int:
         return len(self.sequence_names)

@@ -129,6 +129,10 @@ class BenchSteps:
     template: Crop
     search: Crop
 
+    def restart(self) -> None:
+        """Initialise the tracker again on the frame: state carried across frames starts afresh."""
+        self.tracker.initialize(self.frame, {"init_bbox": list(INIT_BOX)})
+
     def network(self) -> object:
         with torch.inference_mode():
             return self.tracker.forward_search(self.search)
@@ -146,11 +150,12 @@ class BenchSteps:
 
 def bench_steps(tracker: NetworkTracker, frame: np.ndarray | None = None) -> BenchSteps:
     frame = synthetic_frame() if frame is None else frame
-    tracker.initialize(frame, {"init_bbox": list(INIT_BOX)})
     params = tracker.params
     template = tracker.crop(frame, list(INIT_BOX), params.template_factor, params.template_size)
     search = tracker.crop(frame, list(INIT_BOX), params.search_factor, params.search_size)
-    return BenchSteps(tracker, frame, template, search)
+    steps = BenchSteps(tracker, frame, template, search)
+    steps.restart()
+    return steps
 
 
 def synchronizer(device: str) -> Callable[[], None]:

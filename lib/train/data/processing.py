@@ -9,7 +9,8 @@ Per sample, for `template` then `search`:
 1. joint transforms decide grey / mirrored once for all frames (mirroring flips the frame boxes, not pixels);
 2. each box is jittered: size * exp(N(0,1) * scale_jitter), centre + (U(0,1) - 0.5) * sqrt(jittered area) *
    center_jitter; a crop side below one pixel rejects the sample;
-3. the square crop (lib.utils.crop) and the box in crop coordinates, normalised;
+3. the square crop (lib.utils.crop) and the box in crop coordinates, normalised (an optional second object is
+   pasted into each search crop here, lib/train/data/paste.py);
 4. per-crop transforms, rendered straight into the output array;
 5. optional rejection when the padding mask is all True, or all True when sampled at the backbone stride.
 Pixel work is done on crops only; frames are read, never copied.
@@ -18,14 +19,18 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 import torch
 
 from lib.train.data.labels import gaussian_heatmap
+from lib.train.data.paste import ObjectPaste
 from lib.train.data.transforms import Compose, CropRecord, SampleAugment, mirror_box, render
 from lib.utils.crop import box_in_crop, crop_origin, crop_resize, crop_side
+
+if TYPE_CHECKING:
+    from lib.train.data.sampler import ExtraObject
 
 __all__ = ["TrackingProcessing", "PARTS", "NORMALISATIONS"]
 
@@ -86,6 +91,9 @@ class TrackingProcessing:
         factor is drawn from U[that, high].
     border_prob: with this probability (and a search_factor_range) each search crop is shifted so that the
         target lies at one of the four crop borders (chosen at random, as the MSTGT release does).
+    paste: how a sample's extra object ('search_extra', lib.train.data.sampler.ExtraObject: one frame and box
+        per search frame) is pasted into its search crops, before the per-crop transforms; the target's box is
+        unchanged. A sample with an extra object needs it; one without is processed as if it were None.
     """
 
     def __init__(self, search_area_factor: Mapping[str, float], output_sz: Mapping[str, int],
@@ -93,7 +101,8 @@ class TrackingProcessing:
                  transform: Mapping[str, Compose], joint_transform: Compose | None = None, norm_by: str = "out",
                  reject_padding: bool = True, padding_check_stride: int = 16, heatmap_stride: int = 0,
                  heatmap_min_overlap: float = 0.7, with_masks: bool = False,
-                 search_factor_range: tuple[float, float] | None = None, border_prob: float = 0.0):
+                 search_factor_range: tuple[float, float] | None = None, border_prob: float = 0.0,
+                 paste: ObjectPaste | None = None):
         self.search_area_factor = _per_part("search_area_factor", search_area_factor)
         self.output_sz = {k: int(v) for k, v in _per_part("output_sz", output_sz).items()}
         self.center_jitter_factor = _per_part("center_jitter_factor", center_jitter_factor)
@@ -112,6 +121,7 @@ class TrackingProcessing:
                              f"got {search_factor_range}")
         self.search_factor_range = None if search_factor_range is None else tuple(map(float, search_factor_range))
         self.border_prob = float(border_prob)
+        self.paste = paste
         for part, size in self.output_sz.items():
             if size < 2:
                 raise ValueError(f"TrackingProcessing: output_sz['{part}'] must be at least 2, got {size}")
@@ -130,9 +140,13 @@ class TrackingProcessing:
         if self.joint_transform is not None:
             self.joint_transform(aug, rng)
         out = {k: v for k, v in data.items() if not k.startswith(_PART_PREFIXES)}
+        extra = data.get("search_extra")
+        if extra is not None and self.paste is None:
+            raise ValueError("TrackingProcessing: the sample carries an extra object ('search_extra') but no paste "
+                             "is configured")
         for part in PARTS:
             result = self._process_part(part, data[f"{part}_images"], data[f"{part}_anno"],
-                                        data.get(f"{part}_masks"), aug, rng)
+                                        data.get(f"{part}_masks"), aug, rng, extra if part == "search" else None)
             if result is None:
                 return {"valid": False}
             out.update(result)
@@ -197,9 +211,10 @@ class TrackingProcessing:
         return list(zip(gts, jittered, sides))
 
     def _crop(self, part: str, frame: np.ndarray, mask, gt: tuple, box: tuple, side: int, aug: SampleAugment,
-              rng: random.Random, image_out: np.ndarray) -> CropRecord:
-        """Crop one frame around `box`, run the per-crop transforms and render the image into `image_out`;
-        the returned record holds the final box, att mask and instance mask."""
+              rng: random.Random, image_out: np.ndarray, extra: tuple | None = None) -> CropRecord:
+        """Crop one frame around `box`, paste the `extra` (frame, box, generator) object if given, run the
+        per-crop transforms and render the image into `image_out`; the returned record holds the final box, att
+        mask and instance mask."""
         size = self.output_sz[part]
         norm = size if self.norm_by == "out" else size - 1
         x1, y1 = crop_origin(box, side)
@@ -207,14 +222,18 @@ class TrackingProcessing:
         mask_crop = None
         if self.with_masks and mask is not None:
             mask_crop = crop_resize(np.asarray(mask, np.float32), x1, y1, side, size, mirrored=aug.mirrored)[0]
-        crop_box = [v / norm for v in box_in_crop(gt, box, size / side, size)]
+        target = box_in_crop(gt, box, size / side, size)
+        if extra is not None:
+            extra_frame, extra_box, extra_rng = extra
+            self.paste(crop, att, target, extra_frame, extra_box, aug.mirrored, extra_rng)
+        crop_box = [v / norm for v in target]
         record = CropRecord(crop, crop_box, att, mask_crop, grayscale=aug.grayscale)
         self.transform[part](record, rng)
         record.att, record.mask = render(record, image_out)
         return record
 
     def _process_part(self, part: str, frames: list, boxes: list, masks: list | None, aug: SampleAugment,
-                      rng: random.Random) -> dict | None:
+                      rng: random.Random, extra: "ExtraObject | None" = None) -> dict | None:
         geometry = self._crop_boxes(part, frames, boxes, aug, rng)
         if geometry is None:
             return None
@@ -228,7 +247,8 @@ class TrackingProcessing:
         anno = np.empty((n, 4), np.float32)
         mask_out = np.zeros((n, size, size), np.float32) if self.with_masks else None
         for i, (frame, mask, (gt, box, side)) in enumerate(zip(frames, masks, geometry)):
-            record = self._crop(part, frame, mask, gt, box, side, aug, rng, images[i])
+            pasted = None if extra is None else (extra.frames[i], extra.boxes[i], extra.rng)
+            record = self._crop(part, frame, mask, gt, box, side, aug, rng, images[i], pasted)
             if self.reject_padding and self._mostly_padding(record.att, part):
                 return None
             att[i], anno[i] = record.att, record.bbox

@@ -16,6 +16,11 @@ Modes:
   the first Nt are templates.
 With `train_cls`, half the samples (pos_prob) are positives; negatives use a frame of the same video where the
 target is invisible (box: the centre W/8 x H/8 box), or else a frame from a random sequence of a random dataset.
+With `extra_object_epochs` (MSTGT's mixed sampling), on the epochs it selects each sample also carries an extra
+object, 'search_extra' (ExtraObject): one visible frame per search frame of another sequence of the same dataset,
+of the target's class when one is found in 7 draws (as the MSTGT release), else any other sequence. Processing
+pastes it into the search crops (lib/train/data/paste.py). Its draws come from a generator of their own, so the
+rest of the sample is the one drawn without it.
 
 Differences from the official sampler:
 - Reproducible: all randomness of sample `index` in epoch `epoch` comes from a generator seeded with
@@ -33,17 +38,45 @@ import bisect
 import itertools
 import random
 import warnings
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
-__all__ = ["TrackingSampler", "SampleError", "FRAME_SAMPLE_MODES", "sample_ids"]
+__all__ = ["TrackingSampler", "SampleError", "FRAME_SAMPLE_MODES", "sample_ids", "EpochSchedule", "ExtraObject"]
 
 TRIDENT_MODES = ("trident", "trident_pro", "stark")
 FRAME_SAMPLE_MODES = ("causal", "interval", "order") + TRIDENT_MODES
 MIN_SEQUENCE_LENGTH = 20
 GAP_STEP = 5
+SAME_CLASS_DRAWS = 7  # the MSTGT release: a same-class draw and 6 redraws (while it is the own one), then any
+
+
+@dataclass(frozen=True)
+class EpochSchedule:
+    """Epochs (1-based) after `after` that are multiples of `every` (MSTGT's imix_epoch / imix_interval)."""
+
+    after: int
+    every: int
+
+    def __post_init__(self) -> None:
+        if self.after < 0 or self.every < 1:
+            raise ValueError(f"EpochSchedule: need after >= 0 and every >= 1, got after={self.after}, "
+                             f"every={self.every}")
+
+    def __call__(self, epoch: int) -> bool:
+        return epoch > self.after and epoch % self.every == 0
+
+
+@dataclass
+class ExtraObject:
+    """A second object for one sample: a frame per search frame, its (x, y, w, h) box in each, and the generator
+    that drew it (processing draws the paste geometry from it too)."""
+
+    frames: list[np.ndarray]
+    boxes: list[tuple[float, ...]]
+    rng: random.Random
 
 
 class SampleError(RuntimeError):
@@ -90,13 +123,15 @@ class TrackingSampler(torch.utils.data.Dataset):
     p_datasets: sampling ratios (normalised), or None for proportional to the number of sequences.
     max_gap: int for causal / interval / order, a list of gaps (one dynamic template each) for trident modes.
     processing: callable(data, rng) -> dict with 'valid', or None to return the raw frames.
+    extra_object_epochs: epoch -> whether samples carry an extra object (see the module docstring); validation
+        loaders draw at epoch 0, which an EpochSchedule never selects.
     """
 
     def __init__(self, datasets: Sequence, p_datasets: Sequence[float] | None, samples_per_epoch: int,
                  max_gap: int | Sequence[int], num_search_frames: int, num_template_frames: int = 1,
                  processing: Callable | None = None, frame_sample_mode: str = "causal", train_cls: bool = False,
                  pos_prob: float = 0.5, seed: int = 0, warn_after: int = 100, max_attempts: int = 10000,
-                 max_sequence_draws: int = 1000):
+                 max_sequence_draws: int = 1000, extra_object_epochs: Callable[[int], bool] | None = None):
         if not datasets:
             raise ValueError("TrackingSampler: no datasets given")
         if frame_sample_mode not in FRAME_SAMPLE_MODES:
@@ -114,6 +149,9 @@ class TrackingSampler(torch.utils.data.Dataset):
         if train_cls and frame_sample_mode not in TRIDENT_MODES:
             raise ValueError(f"TrackingSampler: train_cls needs a frame_sample_mode among {list(TRIDENT_MODES)}, "
                              f"got {frame_sample_mode!r}")
+        if train_cls and extra_object_epochs is not None:
+            raise ValueError("TrackingSampler: extra objects are drawn for tracking samples, not with train_cls")
+        self.extra_object_epochs = extra_object_epochs
         self.processing = processing
         self.train_cls = train_cls
         self.pos_prob = pos_prob
@@ -171,9 +209,12 @@ class TrackingSampler(torch.utils.data.Dataset):
     def __getitem__(self, item: int | tuple[int, int]) -> dict:
         epoch, index = item if isinstance(item, tuple) else (self.epoch, item)
         rng = self.rng(epoch, index)
+        extra_rng = None
+        if self.extra_object_epochs is not None and self.extra_object_epochs(epoch):
+            extra_rng = random.Random(f"{self.seed}/{int(epoch)}/{int(index)}/extra")
         last_reason = ""
         for attempt in range(1, self.max_attempts + 1):
-            data, reason = self._draw_cls(rng) if self.train_cls else self._draw(rng)
+            data, reason = self._draw_cls(rng) if self.train_cls else self._draw(rng, extra_rng)
             if data is not None and data["valid"]:
                 return data
             last_reason = reason
@@ -189,32 +230,66 @@ class TrackingSampler(torch.utils.data.Dataset):
         return self.datasets[min(bisect.bisect_right(cumulative, rng.random() * cumulative[-1]),
                                  len(self.datasets) - 1)]
 
+    def _usable(self, dataset, seq_id: int) -> tuple[np.ndarray | None, dict] | None:
+        """(visibility, None for image datasets; info) of a sequence long and visible enough to sample, else None."""
+        info = dataset.get_sequence_info(seq_id)
+        if not dataset.is_video_sequence():
+            return None, info
+        visible = _as_bool(info["visible"])
+        min_visible = 2 * (self.num_search_frames + self.num_template_frames)
+        if len(visible) >= MIN_SEQUENCE_LENGTH and visible.sum() > min_visible:
+            return visible, info
+        return None
+
     def _sample_sequence(self, dataset, rng: random.Random) -> tuple[int, np.ndarray | None, dict]:
         """A sequence id, its visibility (None for image datasets) and its info dict."""
-        is_video = dataset.is_video_sequence()
-        min_visible = 2 * (self.num_search_frames + self.num_template_frames)
         num_sequences = dataset.get_num_sequences()
         if num_sequences < 1:
             raise SampleError(f"dataset {dataset.get_name()}: has no sequences")
         for _ in range(self.max_sequence_draws):
             seq_id = rng.randrange(num_sequences)
-            info = dataset.get_sequence_info(seq_id)
-            if not is_video:
-                return seq_id, None, info
-            visible = _as_bool(info["visible"])
-            if len(visible) >= MIN_SEQUENCE_LENGTH and visible.sum() > min_visible:
-                return seq_id, visible, info
+            usable = self._usable(dataset, seq_id)
+            if usable is not None:
+                return seq_id, *usable
+        min_visible = 2 * (self.num_search_frames + self.num_template_frames)
         raise SampleError(f"dataset {dataset.get_name()}: no sequence with at least {MIN_SEQUENCE_LENGTH} frames "
                           f"and more than {min_visible} visible ones in {self.max_sequence_draws} draws")
 
-    def _draw(self, rng: random.Random) -> tuple[dict | None, str]:
+    def _draw(self, rng: random.Random, extra_rng: random.Random | None = None) -> tuple[dict | None, str]:
         dataset = self._pick_dataset(rng)
         seq_id, visible, info = self._sample_sequence(dataset, rng)
         ids = self._ids(visible, info, rng)
         if ids is None:
             return None, f"dataset {dataset.get_name()} sequence {seq_id}: no frame ids for the mode"
         data = self._pair(dataset, seq_id, info, *ids)
+        if extra_rng is not None:
+            data["search_extra"] = self._extra_object(dataset, seq_id, data["test_class"], extra_rng)
         return self._process(data, rng, dataset, seq_id, ids[0] + ids[1])
+
+    def _extra_sequence(self, dataset, seq_id: int, object_class: str | None,
+                        rng: random.Random) -> tuple[int, np.ndarray | None, dict]:
+        """Another usable sequence of `dataset`: of class `object_class` if one comes up in SAME_CLASS_DRAWS draws,
+        else any; the sample's own sequence only when the dataset has no other."""
+        # Readers without class information have no seq_per_class.
+        same_class = [s for s in getattr(dataset, "seq_per_class", {}).get(object_class, ()) if s != seq_id]
+        for _ in range(SAME_CLASS_DRAWS if same_class else 0):
+            candidate = same_class[rng.randrange(len(same_class))]
+            usable = self._usable(dataset, candidate)
+            if usable is not None:
+                return candidate, *usable
+        for _ in range(self.max_sequence_draws):
+            candidate, visible, info = self._sample_sequence(dataset, rng)
+            if candidate != seq_id or dataset.get_num_sequences() == 1:
+                return candidate, visible, info
+        raise SampleError(f"dataset {dataset.get_name()}: no usable sequence other than {seq_id} in "
+                          f"{self.max_sequence_draws} draws")
+
+    def _extra_object(self, dataset, seq_id: int, object_class: str | None, rng: random.Random) -> ExtraObject:
+        """One visible frame (with its box) of another sequence per search frame, drawn from `rng` only."""
+        extra_id, visible, info = self._extra_sequence(dataset, seq_id, object_class, rng)
+        ids = [0] * self.num_search_frames if visible is None else sample_ids(visible, rng, self.num_search_frames)
+        frames, boxes, _, _ = self._load(dataset, extra_id, ids, info)
+        return ExtraObject(frames, boxes, rng)
 
     def _draw_cls(self, rng: random.Random) -> tuple[dict | None, str]:
         dataset = self._pick_dataset(rng)

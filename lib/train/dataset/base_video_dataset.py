@@ -125,6 +125,10 @@ class BaseVideoDataset:
         """Relative path (in `self.source`) of frame `frame_id` (0-based) of sequence `seq_id`."""
         raise NotImplementedError
 
+    def _load_frame(self, seq_id: int, frame_id: int) -> np.ndarray:
+        """Decoded frame (HxWx3 RGB; a multi-modal reader returns HxWx6: RGB, then the auxiliary image)."""
+        return self.source.load_image(self._frame_path(seq_id, frame_id))
+
     def _check_seq_id(self, seq_id: int) -> None:
         if not 0 <= seq_id < self.get_num_sequences():
             raise IndexError(f"{self.get_name()}: sequence id {seq_id} out of range "
@@ -150,14 +154,14 @@ class BaseVideoDataset:
 
     def get_frames(self, seq_id: int, frame_ids: Sequence[int], anno: Optional[dict] = None
                    ) -> tuple[list[np.ndarray], dict[str, list[torch.Tensor]], OrderedDict]:
-        """RGB frames, the annotation values of those frames, and the object meta information."""
+        """Frames (see `_load_frame`), the annotation values of those frames, and the object meta information."""
         if anno is None:
             anno = self.get_sequence_info(seq_id)
         length = len(anno["bbox"])
         for f in frame_ids:
             if not 0 <= f < length:
                 raise IndexError(f"{self.get_name()}: frame id {f} out of range [0, {length}) in sequence {seq_id}")
-        frames = [self.source.load_image(self._frame_path(seq_id, f)) for f in frame_ids]
+        frames = [self._load_frame(seq_id, f) for f in frame_ids]
         anno_frames = {key: [value[f].clone() for f in frame_ids] for key, value in anno.items()}
         return frames, anno_frames, self.get_meta_info(seq_id)
 

@@ -3,7 +3,9 @@
 Paths come from `lib.utils.env.env_settings()` (fields `lasot_dir`, `got10k_dir` = the GOT-10k `train/` folder,
 `got10k_val_dir`, `trackingnet_dir`, `coco_dir`; with `use_lmdb`, the `*_lmdb_dir` fields). LMDB packs are made
 by `tracking/pack_lmdb.py` from the dataset folders: lasot -> lasot_lmdb, the whole GOT-10k root (train/ and val/)
--> got10k_lmdb, trackingnet -> trackingnet_lmdb, coco -> coco_lmdb.
+-> got10k_lmdb, trackingnet -> trackingnet_lmdb, coco -> coco_lmdb. The multi-modal datasets (DepthTrack_train/_val,
+LasHeR_train/_val, VisEvent: fields depthtrack_dir, depthtrack_val_dir, lasher_dir, lasher_val_dir, visevent_dir)
+read folders only.
 
 A family or plugin adds a dataset with `register_train_dataset` (and its path field with
 `lib.utils.env.register_path_field`) from its package's `__init__.py`. This module stays light (no torch, no
@@ -83,6 +85,14 @@ def _trackingnet(src: "FileSource", only: bool) -> "BaseVideoDataset":
     return TrackingNet(src)
 
 
+def _multimodal(name: str) -> DatasetBuilder:
+    def build(src: "FileSource", only: bool) -> "BaseVideoDataset":
+        from lib.train.dataset.multimodal import MULTIMODAL_DATASETS, MultiModalVideoDataset
+
+        return MultiModalVideoDataset(src, *MULTIMODAL_DATASETS[name])
+    return build
+
+
 register_train_dataset("LASOT", "lasot_dir", _lasot, "lasot_lmdb_dir")
 for _name, _split in (("GOT10K_vottrain", "vottrain"), ("GOT10K_votval", "votval"),
                       ("GOT10K_train_full", "train_full")):
@@ -90,6 +100,10 @@ for _name, _split in (("GOT10K_vottrain", "vottrain"), ("GOT10K_votval", "votval
 register_train_dataset("GOT10K_official_val", "got10k_val_dir", _got10k(None), "got10k_lmdb_dir", "val")
 register_train_dataset("COCO17", "coco_dir", _coco, "coco_lmdb_dir")
 register_train_dataset("TRACKINGNET", "trackingnet_dir", _trackingnet, "trackingnet_lmdb_dir")
+# multi-modal (HxWx6 frames for DATA.AUX), the names of the official SDSTrack configs
+for _name, _field in (("DepthTrack_train", "depthtrack_dir"), ("DepthTrack_val", "depthtrack_val_dir"),
+                      ("LasHeR_train", "lasher_dir"), ("LasHeR_val", "lasher_val_dir"), ("VisEvent", "visevent_dir")):
+    register_train_dataset(_name, _field, _multimodal(_name))
 
 
 def build_train_dataset(name: str, image_loader: Optional[Callable[[str], np.ndarray]] = None,
