@@ -107,3 +107,21 @@ def test_test_py_overwrite_replaces_results_of_another_run(tmp_path, isolated_en
     assert not (folder / "lasot" / "old-1.txt").exists() and len(os.listdir(folder / "lasot")) == 4
     assert json.load(open(folder / MANIFEST))["checkpoint_sha256"] is None
     assert main(argv) == 0 and "skipped (already done) 2" in capsys.readouterr().out
+
+
+def test_an_in_process_cpu_run_builds_the_checked_network_once(toy_setup, monkeypatch):
+    from lib.test.tracker import base
+
+    root, config = toy_setup
+    built = []
+    build = base.build_network
+    monkeypatch.setattr(base, "build_network", lambda params: built.append(params.device) or build(params))
+    monkeypatch.setattr(base, "_network_cache", {})
+    toy = tracker(root, config, "a.pth.tar")
+    def run_sequence(seq, t, debug=0):  # loads the network as a tracker does; the toy family has no tracker
+        base.load_network(t.get_parameters())
+        return running.SequenceOutcome(seq.name, t.name, frames=1)
+    monkeypatch.setattr(running, "run_sequence", run_sequence)
+    seqs = [SimpleNamespace(name=f"seq-{i}", dataset="lasot") for i in range(3)]
+    run_dataset(seqs, toy, progress=False)
+    assert built == ["cpu"]

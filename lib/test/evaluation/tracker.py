@@ -58,10 +58,13 @@ class Tracker:
             return
         if params.checkpoint is None:
             return
-        from lib.test.tracker.base import build_network
+        from lib.test.tracker.base import build_network, load_network
 
+        # On the CPU the checked network is the one the sequences then use (kept by load_network's cache), so an
+        # in-process run builds it once.
+        build = load_network if params.device == "cpu" else build_network
         try:
-            build_network(replace(params, device="cpu"))
+            build(replace(params, device="cpu"))
         except RuntimeError as e:
             if isinstance(e, CheckpointError):
                 raise
