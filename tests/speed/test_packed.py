@@ -1,11 +1,11 @@
-"""oneDNN-packed linear layers of the test-time build: same outputs, same state_dict, ordinary path elsewhere."""
+"""oneDNN-packed layers of the test-time build: same outputs, same state_dict, the ordinary path elsewhere."""
 from __future__ import annotations
 
 import pytest
 import torch
 import torch.nn as nn
 
-from lib.models.layers.packed_linear import PackedLinear, pack_linears, packing_available
+from lib.models.layers.packed import MAX_CONV_SHAPES, PackedConv2d, PackedLinear, pack_layers, packing_available
 
 pytestmark = pytest.mark.skipif(not packing_available(), reason="this torch has no oneDNN")
 
@@ -21,20 +21,54 @@ def run(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return net[2](net[1](net[0](x)))
 
 
+def convnet() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 8, 7, stride=2, padding=3), nn.ReLU(), nn.Conv2d(8, 16, 1),
+                         nn.Conv2d(16, 16, 3, padding=2, dilation=2, bias=False), nn.Conv2d(16, 4, 3, groups=4),
+                         nn.Conv2d(4, 4, 3, padding="same")).eval()
+
+
+def assert_close(out: torch.Tensor, ref: torch.Tensor) -> None:
+    assert float((out - ref).abs().max()) <= 1e-5 * float(ref.abs().max())
+
+
 def test_packed_layers_keep_outputs_and_state_dict():
     net = mlp()
     x = torch.randn(3, 50, 32)
     with torch.no_grad():
         ref = run(net, x)
     state = {k: v.clone() for k, v in net.state_dict().items()}
-    assert pack_linears(net) == 2
+    assert pack_layers(net) == 2
     assert isinstance(net[0], PackedLinear) and isinstance(net[2][0], PackedLinear)
     assert type(net.attn.out_proj) is not PackedLinear
     with torch.inference_mode():
-        out = run(net, x)
-    assert float((out - ref).abs().max()) <= 1e-5 * float(ref.abs().max())
+        assert_close(run(net, x), ref)
     assert list(net.state_dict()) == list(state)
     assert all(torch.equal(net.state_dict()[k], v) for k, v in state.items())
+
+
+def test_packed_convolutions_keep_outputs_for_each_input_shape():
+    net = convnet()
+    inputs = [torch.randn(1, 3, 40, 40), torch.randn(2, 3, 64, 48)]
+    with torch.no_grad():
+        refs = [net(x) for x in inputs]
+    assert pack_layers(net) == 4  # the 'same'-padded convolution keeps the ordinary path
+    assert type(net[5]) is nn.Conv2d  # noqa: E721
+    with torch.inference_mode():
+        for x, ref in zip(inputs + inputs, refs + refs):
+            out = net(x)
+            assert out.is_contiguous(memory_format=torch.channels_last)
+            assert_close(out, ref)
+    assert all(len(net[i]._packed) == 2 for i in (0, 2, 3, 4))  # one packing per input shape, reused
+
+
+def test_convolution_packings_are_bounded():
+    conv = PackedConv2d.from_conv(nn.Conv2d(2, 2, 3).eval())
+    with torch.inference_mode():
+        for size in range(8, 8 + MAX_CONV_SHAPES + 2):
+            x = torch.randn(1, 2, size, size)
+            assert_close(conv(x), nn.functional.conv2d(x, conv.weight, conv.bias))
+    assert len(conv._packed) == MAX_CONV_SHAPES
 
 
 def test_packed_kernel_is_what_runs_in_inference():
@@ -49,7 +83,7 @@ def test_packed_kernel_is_what_runs_in_inference():
 
 def test_gradients_and_other_dtypes_take_the_ordinary_path():
     net = mlp()
-    pack_linears(net)
+    pack_layers(net)
     x = torch.randn(2, 32, requires_grad=True)
     run(net, x).sum().backward()
     assert x.grad is not None and net[0].weight.grad is not None
@@ -59,7 +93,15 @@ def test_gradients_and_other_dtypes_take_the_ordinary_path():
         assert run(net.double(), torch.randn(2, 32, dtype=torch.float64)).dtype == torch.float64
 
 
-def test_tracker_build_packs_linears_and_orders_convolutions_channels_last(tmp_path):
+def test_convolution_gradients_take_the_ordinary_path():
+    net = convnet()
+    pack_layers(net)
+    x = torch.randn(1, 3, 20, 20, requires_grad=True)
+    net(x).sum().backward()
+    assert x.grad is not None and net[0].weight.grad is not None and not net[0]._packed
+
+
+def test_tracker_build_packs_its_layers(tmp_path):
     from dataclasses import replace
 
     from lib.test.parameter import TrackerParams
@@ -70,6 +112,5 @@ def test_tracker_build_packs_linears_and_orders_convolutions_channels_last(tmp_p
     save_checkpoint(str(tmp_path / "w.pth.tar"), {"net": params.family.build_model(params.cfg, False).state_dict()})
     net = build_network(replace(params, checkpoint=str(tmp_path / "w.pth.tar")))
     assert any(isinstance(m, PackedLinear) for m in net.modules())
-    assert not any(type(m) is nn.Linear for m in net.modules())  # noqa: E721
-    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
-    assert convs and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    assert any(isinstance(m, PackedConv2d) for m in net.modules())
+    assert not any(type(m) in (nn.Linear, nn.Conv2d) for m in net.modules())
