@@ -37,6 +37,7 @@ from typing import Any
 
 import torch
 
+from lib.models.layers.packed import unpack_layers
 from lib.test.parameter import TrackerParams
 from lib.test.tracker.accel import DTYPES, accelerate
 from lib.test.tracker.speed import (BenchSteps, LoadSample, Timing, bench_steps, build_bench_tracker,
@@ -238,8 +239,11 @@ def benchmark_model(name: str, tracker_name: str, config: str, args: argparse.Na
 
 def compile_network(steps: BenchSteps, sync) -> float:
     """torch.compile the tracker's search step (its network calls, whatever methods the family uses) in place;
-    returns the seconds of the first (compiling) call."""
-    steps.tracker.forward_search = torch.compile(steps.tracker.forward_search, dynamic=False)
+    returns the seconds of the first (compiling) call. The network goes back to plain layers first: inductor's
+    freezing (weights as constants, BatchNorm already folded) packs the weights itself."""
+    unpack_layers(steps.tracker.net)
+    steps.tracker.forward_search = torch.compile(steps.tracker.forward_search, dynamic=False,
+                                                 options={"freezing": True})
     start = time.perf_counter()
     steps.network()
     sync()

@@ -5,7 +5,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from lib.models.layers.packed import MAX_CONV_SHAPES, PackedConv2d, PackedLinear, pack_layers, packing_available
+from lib.models.layers.packed import (MAX_CONV_SHAPES, PackedConv2d, PackedLinear, PackedMultiheadAttention,
+                                     pack_layers, packing_available, unpack_layers)
 
 pytestmark = pytest.mark.skipif(not packing_available(), reason="this torch has no oneDNN")
 
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.skipif(not packing_available(), reason="this torch has 
 def mlp() -> nn.Module:
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(32, 64), nn.GELU(), nn.Sequential(nn.Linear(64, 16, bias=False)))
-    net.attn = nn.MultiheadAttention(16, 2)  # its out_proj is used through its weight, not called: left alone
+    net.attn = nn.MultiheadAttention(16, 2)  # packed as a whole; its out_proj (never called) stays as it is
     return net.eval()
 
 
@@ -38,9 +39,9 @@ def test_packed_layers_keep_outputs_and_state_dict():
     with torch.no_grad():
         ref = run(net, x)
     state = {k: v.clone() for k, v in net.state_dict().items()}
-    assert pack_layers(net) == 2
+    assert pack_layers(net) == 3
     assert isinstance(net[0], PackedLinear) and isinstance(net[2][0], PackedLinear)
-    assert type(net.attn.out_proj) is not PackedLinear
+    assert isinstance(net.attn, PackedMultiheadAttention) and type(net.attn.out_proj) is not PackedLinear
     with torch.inference_mode():
         assert_close(run(net, x), ref)
     assert list(net.state_dict()) == list(state)
@@ -91,6 +92,41 @@ def test_gradients_and_other_dtypes_take_the_ordinary_path():
         assert run(net, torch.randn(2, 32)).dtype == torch.bfloat16
     with torch.no_grad():
         assert run(net.double(), torch.randn(2, 32, dtype=torch.float64)).dtype == torch.float64
+
+
+@pytest.mark.parametrize("padding", [False, True])
+def test_packed_attention_equals_the_module(padding):
+    torch.manual_seed(0)
+    mha = nn.MultiheadAttention(32, 4).eval()
+    nn.init.normal_(mha.in_proj_bias)
+    x, memory = torch.randn(30, 2, 32), torch.randn(50, 2, 32)
+    mask = torch.rand(2, 50) < 0.3 if padding else None
+    self_mask = mask[:, :30] if padding else None
+    with torch.no_grad():
+        refs = [mha(x, x, memory[:30], key_padding_mask=self_mask, need_weights=False)[0],  # queries are keys
+                mha(x[:1], memory, memory, key_padding_mask=mask, need_weights=False)[0]]  # cross-attention
+        ref_weights = mha(x, x, x, need_weights=True)
+    packed = PackedMultiheadAttention.from_mha(mha)
+    with torch.inference_mode():
+        outs = [packed(x, x, memory[:30], key_padding_mask=self_mask, need_weights=False)[0],
+                packed(x[:1], memory, memory, key_padding_mask=mask, need_weights=False)[0]]
+        weights = packed(x, x, x, need_weights=True)  # the averaged weights come from the module's own path
+    for out, ref in zip(outs, refs):
+        assert out.shape == ref.shape
+        assert_close(out, ref)
+    assert_close(weights[1], ref_weights[1])
+
+
+def test_unpacking_restores_the_plain_layers():
+    net = convnet()
+    net.mlp = mlp()
+    plain_types = [type(m) for m in net.modules()]
+    state = net.state_dict()
+    assert pack_layers(net) == 7
+    assert unpack_layers(net) == 7
+    assert [type(m) for m in net.modules()] == plain_types
+    assert not any(hasattr(m, "_packed") for m in net.modules())
+    assert all(torch.equal(net.state_dict()[k], v) for k, v in state.items())
 
 
 def test_convolution_gradients_take_the_ordinary_path():

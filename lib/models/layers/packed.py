@@ -88,14 +88,80 @@ class PackedConv2d(nn.Conv2d):
         return torch.ops.mkldnn._convolution_pointwise(x, packed, self.bias, *self._conv_args(), "none", [], "")
 
 
+def _pack_rows(weight: torch.Tensor) -> torch.Tensor:
+    return torch.ops.mkldnn._reorder_linear_weight(weight.detach().contiguous(), ROWS_HINT)
+
+
+class PackedMultiheadAttention(nn.MultiheadAttention):
+    """nn.MultiheadAttention (sequence-first, one embedding width, no added key/value biases) whose projections
+    run on packed weights when only the attention output is asked for: the same projections, key-padding mask and
+    scaled_dot_product_attention as F.multi_head_attention_forward, without its per-call argument handling."""
+
+    @classmethod
+    def from_mha(cls, mha: nn.MultiheadAttention) -> "PackedMultiheadAttention":
+        packed = cls.__new__(cls)
+        packed.__dict__.update(mha.__dict__)
+        packed.repack()
+        return packed
+
+    @torch.no_grad()
+    def repack(self) -> None:
+        rows = {part: self._rows(part) for part in ("q", "k", "v", "qk")}
+        self._packed = {part: _pack_rows(self.in_proj_weight[r]) for part, r in rows.items()}
+        self._packed["out"] = _pack_rows(self.out_proj.weight)
+
+    def _rows(self, part: str) -> slice:
+        """Rows of in_proj_weight / in_proj_bias that project to `part` (qk: queries and keys in one product)."""
+        width = self.embed_dim
+        start = {"q": 0, "k": width, "v": 2 * width, "qk": 0}[part]
+        return slice(start, start + (2 * width if part == "qk" else width))
+
+    def _project(self, x: torch.Tensor, part: str) -> torch.Tensor:
+        bias = None if self.in_proj_bias is None else self.in_proj_bias[self._rows(part)]
+        return torch.ops.mkldnn._linear_pointwise(x, self._packed[part], bias, "none", [], "")
+
+    def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                key_padding_mask: torch.Tensor | None = None, need_weights: bool = True,
+                attn_mask: torch.Tensor | None = None, average_attn_weights: bool = True, is_causal: bool = False):
+        if (need_weights or attn_mask is not None or is_causal or self.batch_first or query.dim() != 3
+                or (self.training and self.dropout > 0)
+                or (key_padding_mask is not None and key_padding_mask.dtype != torch.bool)
+                or not all(_inference_call(x, self.in_proj_weight) for x in (query, key, value))):
+            return super().forward(query, key, value, key_padding_mask=key_padding_mask, need_weights=need_weights,
+                                   attn_mask=attn_mask, average_attn_weights=average_attn_weights,
+                                   is_causal=is_causal)
+        if query is key:
+            q, k = self._project(query, "qk").chunk(2, dim=-1)
+        else:
+            q, k = self._project(query, "q"), self._project(key, "k")
+        v = self._project(value, "v")
+        length, batch, _ = query.shape
+        heads, mask = self.num_heads, None
+
+        def split(x: torch.Tensor) -> torch.Tensor:  # (L, B, E) -> (B, heads, L, E / heads)
+            return x.reshape(x.shape[0], batch, heads, self.head_dim).permute(1, 2, 0, 3)
+
+        if key_padding_mask is not None:  # True = padding, as a float mask the way the module builds it
+            mask = torch.zeros(key_padding_mask.shape, dtype=q.dtype).masked_fill_(key_padding_mask, float("-inf"))
+            mask = mask.view(batch, 1, 1, -1)
+        out = F.scaled_dot_product_attention(split(q), split(k), split(v), attn_mask=mask)
+        out = out.permute(2, 0, 1, 3).reshape(length, batch, self.embed_dim)
+        return torch.ops.mkldnn._linear_pointwise(out, self._packed["out"], self.out_proj.bias, "none", [], ""), None
+
+
+_PLAIN = {PackedLinear: nn.Linear, PackedConv2d: nn.Conv2d, PackedMultiheadAttention: nn.MultiheadAttention}
+
+
 def _packed_twin(layer: nn.Module) -> nn.Module | None:
     """The packed replacement of a plain float32 CPU layer, or None (subclasses of the plain layers keep theirs:
     nn.MultiheadAttention's out_proj, for one, is used through its weight and never called)."""
-    weight = getattr(layer, "weight", None)
+    weight = getattr(layer, "weight", getattr(layer, "in_proj_weight", None))
     if not isinstance(weight, torch.Tensor) or weight.device.type != "cpu" or weight.dtype != torch.float32:
         return None
     if type(layer) is nn.Linear:  # noqa: E721
         return PackedLinear.from_linear(layer)
+    if type(layer) is nn.MultiheadAttention and layer._qkv_same_embed_dim and layer.bias_k is None:  # noqa: E721
+        return PackedMultiheadAttention.from_mha(layer)
     if type(layer) is nn.Conv2d and layer.padding_mode == "zeros" and not isinstance(layer.padding, str):  # noqa: E721
         return PackedConv2d.from_conv(layer)
     return None
@@ -114,4 +180,20 @@ def pack_layers(module: nn.Module) -> int:
             count += 1
         else:
             count += pack_layers(child)
+    return count
+
+
+def unpack_layers(module: nn.Module) -> int:
+    """Undo `pack_layers` in place (the plain layers on the same weights), e.g. before torch.compile, which packs
+    weights itself and cannot trace the packed kernels' per-shape packing; returns how many."""
+    count = 0
+    for name, child in list(module.named_children()):
+        plain = next((base for twin, base in _PLAIN.items() if type(child) is twin), None)
+        if plain is None:
+            count += unpack_layers(child)
+            continue
+        layer = plain.__new__(plain)
+        layer.__dict__.update({k: v for k, v in child.__dict__.items() if k != "_packed"})
+        setattr(module, name, layer)
+        count += 1
     return count
