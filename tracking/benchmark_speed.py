@@ -37,7 +37,7 @@ from typing import Any
 
 import torch
 
-from lib.models.layers.packed import unpack_layers
+from lib.models.layers.packed import use_packed_kernels
 from lib.test.parameter import TrackerParams
 from lib.test.tracker.accel import DTYPES, accelerate
 from lib.test.tracker.speed import (BenchSteps, LoadSample, Timing, bench_steps, build_bench_tracker,
@@ -239,9 +239,9 @@ def benchmark_model(name: str, tracker_name: str, config: str, args: argparse.Na
 
 def compile_network(steps: BenchSteps, sync) -> float:
     """torch.compile the tracker's search step (its network calls, whatever methods the family uses) in place;
-    returns the seconds of the first (compiling) call. The network goes back to plain layers first: inductor's
+    returns the seconds of the first (compiling) call. The packed layers take their ordinary path: inductor's
     freezing (weights as constants, BatchNorm already folded) packs the weights itself."""
-    unpack_layers(steps.tracker.net)
+    use_packed_kernels(steps.tracker.net, False)
     steps.tracker.forward_search = torch.compile(steps.tracker.forward_search, dynamic=False,
                                                  options={"freezing": True})
     start = time.perf_counter()

@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 
 from lib.models.layers.packed import (MAX_CONV_SHAPES, PackedConv2d, PackedLinear, PackedMultiheadAttention,
-                                     pack_layers, packing_available, unpack_layers)
+                                     fuse_activations, pack_layers, packing_available, use_packed_kernels)
 
 pytestmark = pytest.mark.skipif(not packing_available(), reason="this torch has no oneDNN")
 
@@ -117,16 +117,51 @@ def test_packed_attention_equals_the_module(padding):
     assert_close(weights[1], ref_weights[1])
 
 
-def test_unpacking_restores_the_plain_layers():
+def test_ordinary_path_on_request_gives_the_same_outputs():
     net = convnet()
-    net.mlp = mlp()
-    plain_types = [type(m) for m in net.modules()]
-    state = net.state_dict()
-    assert pack_layers(net) == 7
-    assert unpack_layers(net) == 7
-    assert [type(m) for m in net.modules()] == plain_types
-    assert not any(hasattr(m, "_packed") for m in net.modules())
-    assert all(torch.equal(net.state_dict()[k], v) for k, v in state.items())
+    x = torch.randn(1, 3, 24, 24)
+    pack_layers(net)
+    with torch.inference_mode():
+        packed = net(x)
+        assert use_packed_kernels(net, False) == 4
+        ordinary = net(x)
+    assert not net[0]._packed or len(net[0]._packed) == 1  # nothing packed for the ordinary call
+    assert not ordinary.is_contiguous(memory_format=torch.channels_last)  # plain conv2d on an NCHW input
+    assert_close(packed, ordinary)
+
+
+def test_activations_move_into_the_packed_layers():
+    from timm.layers import Mlp
+    from torchvision.models.resnet import Bottleneck
+
+    from lib.models.layers.fold_bn import fold_batchnorm
+    from lib.models.transformers.detr import TransformerEncoderLayer
+
+    torch.manual_seed(0)
+    net = nn.ModuleDict({"seq": nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU()),
+                         "mlp": Mlp(8, 16), "detr": TransformerEncoderLayer(8, 2, 16, dropout=0.0),
+                         "block": Bottleneck(4, 1, downsample=nn.Sequential(nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4)))})
+    net.eval()
+    for bn in (m for m in net.modules() if isinstance(m, nn.BatchNorm2d)):
+        nn.init.uniform_(bn.running_var, 0.5, 1.5)
+        nn.init.normal_(bn.running_mean)
+    image, tokens = torch.randn(1, 4, 12, 12), torch.randn(6, 1, 8)
+
+    def outputs() -> list[torch.Tensor]:
+        with torch.inference_mode():
+            return [net["seq"](image), net["mlp"](tokens), net["detr"](tokens), net["block"](image)]
+
+    refs = outputs()
+    fold_batchnorm(net)
+    assert pack_layers(net) == 10
+    assert isinstance(net["seq"][2], nn.Identity) and isinstance(net["mlp"].act, nn.Identity)
+    assert net["detr"].linear1.activation is not None and net["block"].conv2.activation is not None
+    assert fuse_activations(net) == 0  # nothing left to fuse
+    for out, ref in zip(outputs(), refs):
+        assert_close(out, ref)
+    use_packed_kernels(net, False)  # the ordinary path applies the moved activations itself
+    for out, ref in zip(outputs(), refs):
+        assert_close(out, ref)
 
 
 def test_convolution_gradients_take_the_ordinary_path():
