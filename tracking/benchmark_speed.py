@@ -19,7 +19,8 @@ during the measurement was busy.
 
 GPU and options: --dtype fp16/bf16 runs the step under autocast, --cuda_graph replays it as a CUDA graph,
 --batch N also times one forward of N search crops (frames/s of batched evaluation), --compile torch.compiles the
-step and reports the compile time. The test-time build folds fixed BatchNorm into the convolutions, as test.py.
+step and reports the compile time. The network is the test-time build, as test.py runs it (BatchNorm folded, layers
+packed for oneDNN on the CPU: lib/test/tracker/base.py prepare_for_inference).
 """
 from __future__ import annotations
 
