@@ -64,7 +64,7 @@ def test_packed_convolutions_keep_outputs_for_each_input_shape():
 
 
 def test_convolution_packings_are_bounded():
-    conv = PackedConv2d.from_conv(nn.Conv2d(2, 2, 3).eval())
+    conv = PackedConv2d.wrap(nn.Conv2d(2, 2, 3).eval())
     with torch.inference_mode():
         for size in range(8, 8 + MAX_CONV_SHAPES + 2):
             x = torch.randn(1, 2, size, size)
@@ -73,7 +73,7 @@ def test_convolution_packings_are_bounded():
 
 
 def test_packed_kernel_is_what_runs_in_inference():
-    layer = PackedLinear.from_linear(nn.Linear(8, 4))
+    layer = PackedLinear.wrap(nn.Linear(8, 4))
     layer.weight.data.zero_()  # changed behind the packing's back: only the packed copy still has the weights
     with torch.inference_mode():
         assert float(layer(torch.ones(1, 8)).abs().sum()) > 0
@@ -106,7 +106,7 @@ def test_packed_attention_equals_the_module(padding):
         refs = [mha(x, x, memory[:30], key_padding_mask=self_mask, need_weights=False)[0],  # queries are keys
                 mha(x[:1], memory, memory, key_padding_mask=mask, need_weights=False)[0]]  # cross-attention
         ref_weights = mha(x, x, x, need_weights=True)
-    packed = PackedMultiheadAttention.from_mha(mha)
+    packed = PackedMultiheadAttention.wrap(mha)
     with torch.inference_mode():
         outs = [packed(x, x, memory[:30], key_padding_mask=self_mask, need_weights=False)[0],
                 packed(x[:1], memory, memory, key_padding_mask=mask, need_weights=False)[0]]

@@ -9,10 +9,9 @@ about 1e-6 relative).
 
 `pack_layers(net)` swaps every nn.Linear, nn.Conv2d and nn.MultiheadAttention inside `net` for its packed twin
 in place, then lets the packed kernels apply the ReLU / GELU that directly follows them where the structure is
-known (`fuse_activations`), which saves a pass over the activations. The state_dict
-names and tensors stay the plain layers' (the packed copies are plain attributes, not state), and any call the
-packed kernels cannot take (another device or dtype, autocast, autograd) runs the ordinary layer on the same
-weights.
+known (`fuse_activations`), which saves a pass over the activations. The state_dict names and tensors stay the
+plain layers' (the packed copies are plain attributes, not state), and any call the packed kernels cannot take
+(another device or dtype, autocast, autograd) runs the ordinary layer on the same weights.
 """
 from __future__ import annotations
 
@@ -32,7 +31,7 @@ def packing_available() -> bool:
     return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
 
 
-# Activations a packed kernel can apply itself: module type or function -> (oneDNN post-op, algorithm, function).
+# Activations a packed kernel can apply itself, as (oneDNN post-op, its algorithm, the same function in torch).
 _RELU = ("relu", "", F.relu)
 _GELU = ("gelu", "none", F.gelu)  # the exact (erf) GELU, as nn.GELU() and F.gelu by default
 
@@ -57,9 +56,21 @@ def _inference_call(x: torch.Tensor, weight: torch.Tensor) -> bool:
 
 
 class _PackedLayer:
-    """What the packed layers share: `packed_kernels` (False: the ordinary path, see `use_packed_kernels`)."""
+    """What the packed layers share: built from the plain layer by `wrap`, and `packed_kernels` (False: the
+    ordinary path, see `use_packed_kernels`)."""
 
     packed_kernels: bool = True
+
+    @classmethod
+    def wrap(cls, layer: nn.Module):
+        """The packed twin of `layer`, on the same parameters, buffers, hooks and flags (nothing is copied)."""
+        packed = cls.__new__(cls)
+        packed.__dict__.update(layer.__dict__)
+        packed.repack()
+        return packed
+
+    def repack(self) -> None:
+        raise NotImplementedError
 
     def _packed_call(self, x: torch.Tensor, weight: torch.Tensor) -> bool:
         return self.packed_kernels and _inference_call(x, weight)
@@ -80,13 +91,6 @@ class _FusedActivation(_PackedLayer):
 class PackedLinear(_FusedActivation, nn.Linear):
     """nn.Linear with a oneDNN-packed copy of its weight for float32 CPU inference."""
 
-    @classmethod
-    def from_linear(cls, linear: nn.Linear) -> "PackedLinear":
-        packed = cls.__new__(cls)
-        packed.__dict__.update(linear.__dict__)  # same parameters, hooks and flags: nothing is copied
-        packed.repack()
-        return packed
-
     @torch.no_grad()
     def repack(self) -> None:
         """Pack the current weight (call again after changing it in place)."""
@@ -103,13 +107,6 @@ class PackedConv2d(_FusedActivation, nn.Conv2d):
     """nn.Conv2d that runs oneDNN's convolution on a weight packed for the input shape, packed on the first call
     with that shape (the best blocked layout depends on it: a packing for another shape can be several times
     slower). Outputs are channels-last."""
-
-    @classmethod
-    def from_conv(cls, conv: nn.Conv2d) -> "PackedConv2d":
-        packed = cls.__new__(cls)
-        packed.__dict__.update(conv.__dict__)
-        packed.repack()
-        return packed
 
     def repack(self) -> None:
         """Drop the packings (call after changing the weight in place)."""
@@ -142,13 +139,6 @@ class PackedMultiheadAttention(_PackedLayer, nn.MultiheadAttention):
     """nn.MultiheadAttention (sequence-first, one embedding width, no added key/value biases) whose projections
     run on packed weights when only the attention output is asked for: the same projections, key-padding mask and
     scaled_dot_product_attention as F.multi_head_attention_forward, without its per-call argument handling."""
-
-    @classmethod
-    def from_mha(cls, mha: nn.MultiheadAttention) -> "PackedMultiheadAttention":
-        packed = cls.__new__(cls)
-        packed.__dict__.update(mha.__dict__)
-        packed.repack()
-        return packed
 
     @torch.no_grad()
     def repack(self) -> None:
@@ -202,11 +192,11 @@ def _packed_twin(layer: nn.Module) -> nn.Module | None:
     if not isinstance(weight, torch.Tensor) or weight.device.type != "cpu" or weight.dtype != torch.float32:
         return None
     if type(layer) is nn.Linear:  # noqa: E721
-        return PackedLinear.from_linear(layer)
+        return PackedLinear.wrap(layer)
     if type(layer) is nn.MultiheadAttention and layer._qkv_same_embed_dim and layer.bias_k is None:  # noqa: E721
-        return PackedMultiheadAttention.from_mha(layer)
+        return PackedMultiheadAttention.wrap(layer)
     if type(layer) is nn.Conv2d and layer.padding_mode == "zeros" and not isinstance(layer.padding, str):  # noqa: E721
-        return PackedConv2d.from_conv(layer)
+        return PackedConv2d.wrap(layer)
     return None
 
 
