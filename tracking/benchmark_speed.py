@@ -19,7 +19,8 @@ during the measurement was busy.
 
 GPU and options: --dtype fp16/bf16 runs the step under autocast, --cuda_graph replays it as a CUDA graph,
 --batch N also times one forward of N search crops (frames/s of batched evaluation), --compile torch.compiles the
-step and reports the compile time. The test-time build folds fixed BatchNorm into the convolutions, as test.py.
+step and reports the compile time. The network is the test-time build, as test.py runs it (BatchNorm folded, layers
+packed for oneDNN on the CPU: lib/test/tracker/base.py prepare_for_inference).
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from typing import Any
 
 import torch
 
+from lib.models.layers.packed import use_packed_kernels
 from lib.test.parameter import TrackerParams
 from lib.test.tracker.accel import DTYPES, accelerate
 from lib.test.tracker.speed import (BenchSteps, LoadSample, Timing, bench_steps, build_bench_tracker,
@@ -241,8 +243,11 @@ def benchmark_model(name: str, tracker_name: str, config: str, args: argparse.Na
 
 def compile_network(steps: BenchSteps, sync) -> float:
     """torch.compile the tracker's search step (its network calls, whatever methods the family uses) in place;
-    returns the seconds of the first (compiling) call."""
-    steps.tracker.forward_search = torch.compile(steps.tracker.forward_search, dynamic=False)
+    returns the seconds of the first (compiling) call. The packed layers take their ordinary path: inductor's
+    freezing (weights as constants, BatchNorm already folded) packs the weights itself."""
+    use_packed_kernels(steps.tracker.net, False)
+    steps.tracker.forward_search = torch.compile(steps.tracker.forward_search, dynamic=False,
+                                                 options={"freezing": True})
     start = time.perf_counter()
     steps.network()
     sync()
