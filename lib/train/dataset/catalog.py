@@ -90,6 +90,8 @@ for _name, _split in (("GOT10K_vottrain", "vottrain"), ("GOT10K_votval", "votval
 register_train_dataset("GOT10K_official_val", "got10k_val_dir", _got10k(None), "got10k_lmdb_dir", "val")
 register_train_dataset("COCO17", "coco_dir", _coco, "coco_lmdb_dir")
 register_train_dataset("TRACKINGNET", "trackingnet_dir", _trackingnet, "trackingnet_lmdb_dir")
+# Still-image pairs of real object photographs in the GOT-10k layout (lib/synthetic/object_photos.py).
+register_train_dataset("OBJECT_PHOTOS", "object_photos_dir", _got10k(None))
 
 
 def build_train_dataset(name: str, image_loader: Optional[Callable[[str], np.ndarray]] = None,
