@@ -25,6 +25,17 @@ if ! ldconfig -p 2>/dev/null | grep -q libturbojpeg; then
   fi
 fi
 
+# The quickstart trains on the photographs among Tux Paint's stamps (GPL-2, about 160 MB); without them it trains on
+# procedural objects and says so.
+if [ ! -d /usr/share/tuxpaint/stamps ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    (apt-get update -qq && apt-get install -y -qq --no-install-recommends tuxpaint-stamps-default >/dev/null) \
+      || echo "notice: could not install tuxpaint-stamps-default; the quickstart will train on procedural objects"
+  else
+    echo "notice: tuxpaint-stamps-default not installed (Debian/Ubuntu: sudo apt-get install tuxpaint-stamps-default); the quickstart will train on procedural objects"
+  fi
+fi
+
 "$PYTHON" -m venv "$VENV"
 # An empty find-links list keeps pip on the package index: a locally provided CPU-only torch wheel would not match
 # the torchvision build that the index serves (the index's regular build runs on CPU too).

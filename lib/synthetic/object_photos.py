@@ -129,13 +129,22 @@ def _paste(canvas: np.ndarray, obj: np.ndarray, centre: tuple[float, float], siz
     rot = cv2.getRotationMatrix2D((0, 0), angle, 1.0)[:, :2]
     linear = rot @ np.diag([(-sx if mirror else sx), sy])
     shift = np.asarray(centre) - linear @ np.array([ow / 2, oh / 2])
-    affine = np.hstack([linear, shift[:, None]]).astype(np.float32)
     h, w = canvas.shape[:2]
-    warped = cv2.warpAffine(obj, affine, (w, h), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0))
+    cover = np.zeros((h, w), np.float32)
+    corners = linear @ np.array([[0, ow, 0, ow], [0, 0, oh, oh]]) + shift[:, None]
+    x0, y0 = np.maximum(np.floor(corners.min(axis=1)).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(corners.max(axis=1)).astype(int) + 1, [w, h])
+    if x1 <= x0 or y1 <= y0:
+        return cover
+    # warp into the object's bounding region only: the blend costs its area, not the frame's
+    affine = np.hstack([linear, (shift - [x0, y0])[:, None]]).astype(np.float32)
+    warped = cv2.warpAffine(obj, affine, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0))
     alpha = warped[..., 3:].astype(np.float32) / 255
-    canvas *= 1 - alpha
-    canvas += warped[..., :3].astype(np.float32) * alpha
-    return alpha[..., 0]
+    region = canvas[y0:y1, x0:x1]
+    region *= 1 - alpha
+    region += warped[..., :3].astype(np.float32) * alpha
+    cover[y0:y1, x0:x1] = alpha[..., 0]
+    return cover
 
 
 def _recolour(obj: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -147,12 +156,13 @@ def _recolour(obj: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _photometric(frame: np.ndarray, rng: np.random.Generator, grey: bool) -> np.ndarray:
-    """Lighting, colour cast, blur and sensor noise, drawn per frame."""
-    frame = frame * np.exp(rng.normal(0, 0.25)) * np.exp(rng.normal(0, 0.08, 3))
-    frame = (frame - frame.mean()) * np.exp(rng.normal(0, 0.2)) + frame.mean()
+    """Lighting, colour cast, contrast, blur and sensor noise, drawn per frame (float32 BGR in, uint8 out)."""
+    frame *= (np.exp(rng.normal(0, 0.25)) * np.exp(rng.normal(0, 0.08, 3))).astype(np.float32)
+    mean = float(frame.mean())
+    frame = (frame - mean) * np.float32(np.exp(rng.normal(0, 0.2))) + np.float32(mean)
     if rng.random() < 0.3:
         frame = cv2.GaussianBlur(frame, (0, 0), rng.uniform(0.5, 2.0))
-    frame = frame + rng.normal(0, rng.uniform(0, 6), frame.shape)
+    frame += rng.standard_normal(frame.shape, dtype=np.float32) * np.float32(rng.uniform(0, 6))
     frame = np.clip(frame, 0, 255).astype(np.uint8)
     if grey:
         frame = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
