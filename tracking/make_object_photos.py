@@ -16,7 +16,7 @@ import time
 
 from tqdm import tqdm
 
-from lib.synthetic.object_photos import write_object_photo_split
+from lib.synthetic.object_photos import PATCH_SHARE, write_object_photo_split
 from lib.utils.cli import run_main
 
 
@@ -26,14 +26,18 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num_sequences", type=int, default=200)
     parser.add_argument("--num_frames", type=int, default=16, help="independent views per object")
+    parser.add_argument("--patch_share", type=float, default=PATCH_SHARE,
+                        help=f"share of box-shaped targets (pieces of a scene) instead of cut-out objects "
+                             f"(default {PATCH_SHARE})")
     parser.add_argument("--width", type=int, default=320)
     parser.add_argument("--height", type=int, default=240)
     args = parser.parse_args(argv)
-    if args.num_sequences < 1 or args.num_frames < 2:
-        parser.error("--num_sequences must be >= 1 and --num_frames >= 2")
+    if args.num_sequences < 1 or args.num_frames < 2 or not 0 <= args.patch_share <= 1:
+        parser.error("--num_sequences must be >= 1, --num_frames >= 2 and --patch_share in [0, 1]")
     start = time.time()
     root = os.path.join(args.data_dir, "object_photos")
     source = write_object_photo_split(root, args.seed, args.num_sequences, args.num_frames, args.width, args.height,
+                                      args.patch_share,
                                       progress=lambda items: tqdm(items, desc="objects", unit="seq", leave=False))
     print(f"training content: {source.description}")
     print(f"object photos: {args.num_sequences} sequences in {root} ({time.time() - start:.1f} s)")

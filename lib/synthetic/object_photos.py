@@ -27,13 +27,16 @@ import numpy as np
 from lib.synthetic.fileio import is_complete, write_dir_atomic, write_image, write_text_atomic
 from lib.synthetic.natural import natural_image, natural_pieces
 
-__all__ = ["STAMP_FOLDER", "object_photo_paths", "is_photo", "reserved_folders", "write_object_photo_split",
-           "ObjectSource"]
+__all__ = ["PATCH_SHARE", "STAMP_FOLDER", "object_photo_paths", "is_photo", "reserved_folders",
+           "write_object_photo_split", "ObjectSource"]
 
 STAMP_FOLDER = "/usr/share/tuxpaint/stamps"
 # A stamp is a photograph when almost none of its opaque pixels lie in flat paint (drawings are mostly flat).
 _MAX_FLAT_SHARE = 0.15
 _MIN_OPAQUE_PIXELS = 1500
+# Share of sequences whose target is a rectangular or elliptical piece of a scene (a box with background inside, as
+# most real ground-truth boxes are) instead of a cut-out object.
+PATCH_SHARE = 0.3
 
 
 def reserved_folders() -> list[str]:
@@ -169,19 +172,54 @@ def _photometric(frame: np.ndarray, rng: np.random.Generator, grey: bool) -> np.
     return frame
 
 
+def _collage(source: ObjectSource, rng: np.random.Generator, side: int = 256) -> np.ndarray:
+    """A scene of a few objects over a natural-statistics background (BGR uint8)."""
+    canvas = natural_image(rng, side, side).astype(np.float32)
+    for i in rng.integers(0, len(source.objects), int(rng.integers(4, 9))):
+        size = side * rng.uniform(0.15, 0.6)
+        _paste(canvas, source.objects[int(i)], tuple(rng.uniform(0, side, 2)), size, 1.0, rng.normal(0, 20),
+               bool(rng.random() < 0.5))
+    return np.clip(canvas, 0, 255).astype(np.uint8)
+
+
+def _cut(scene: np.ndarray, rng: np.random.Generator, near: Optional[tuple[int, int]] = None
+         ) -> tuple[np.ndarray, tuple[int, int]]:
+    """A rectangular or elliptical piece (BGRA) of `scene`; near a given corner: an overlapping look-alike."""
+    side = scene.shape[0]
+    h = int(side * rng.uniform(0.25, 0.45))
+    w = int(np.clip(h * np.exp(rng.normal(0, 0.3)), 0.15 * side, 0.6 * side))
+    if near is None:
+        x, y = int(rng.integers(0, side - w)), int(rng.integers(0, side - h))
+    else:
+        x = int(np.clip(near[0] + rng.uniform(-0.5, 0.5) * w, 0, side - w))
+        y = int(np.clip(near[1] + rng.uniform(-0.5, 0.5) * h, 0, side - h))
+    alpha = np.full((h, w), 255, np.uint8)
+    if rng.random() < 0.5:
+        alpha[:] = 0
+        cv2.ellipse(alpha, (w // 2, h // 2), (w // 2, h // 2), 0, 0, 360, 255, -1)
+    return np.dstack([scene[y:y + h, x:x + w], alpha]), (x, y)
+
+
 class _Sequence:
     """One target object with its look-alike, clutter and background, viewed independently in every frame."""
 
-    def __init__(self, source: ObjectSource, rng: np.random.Generator, width: int, height: int):
+    def __init__(self, source: ObjectSource, rng: np.random.Generator, width: int, height: int,
+                 patch_share: float):
         self.rng, self.width, self.height = rng, width, height
         n = len(source.objects)
-        pick = int(rng.integers(n))
-        self.target, self.category = source.objects[pick], source.category[pick]
-        same = [i for i in range(n) if source.category[i] == source.category[pick] and i != pick]
         self.lookalike = None
-        if rng.random() < 0.6:
-            self.lookalike = (source.objects[int(rng.choice(same))] if same and rng.random() < 0.5
-                              else _recolour(self.target, rng))
+        if rng.random() < patch_share:  # a box-shaped target: a piece of a scene, background included
+            scene = _collage(source, rng)
+            (self.target, where), self.category = _cut(scene, rng), "patch"
+            if rng.random() < 0.6:
+                self.lookalike = _cut(scene, rng, near=where)[0]
+        else:
+            pick = int(rng.integers(n))
+            self.target, self.category = source.objects[pick], source.category[pick]
+            same = [i for i in range(n) if source.category[i] == source.category[pick] and i != pick]
+            if rng.random() < 0.6:
+                self.lookalike = (source.objects[int(rng.choice(same))] if same and rng.random() < 0.5
+                                  else _recolour(self.target, rng))
         self.clutter = [source.objects[int(i)] for i in rng.integers(0, n, int(rng.integers(3, 9)))]
         self.background = natural_image(rng, int(1.5 * height), int(1.5 * width))
         self.size = min(width, height) * rng.uniform(0.12, 0.35)  # sqrt of the target's area
@@ -232,7 +270,8 @@ def _meta(category: str, width: int, height: int) -> str:
 
 
 def write_object_photo_split(root: str | Path, seed: int, num_sequences: int, num_frames: int, width: int = 320,
-                             height: int = 240, source: Optional[ObjectSource] = None,
+                             height: int = 240, patch_share: float = PATCH_SHARE,
+                             source: Optional[ObjectSource] = None,
                              progress: Callable[[list[str]], list[str]] = lambda names: names) -> ObjectSource:
     """Write `root/train/<name>/` GOT-10k sequences and `root/train/list.txt`; return the content used."""
     source = source or ObjectSource.load()
@@ -241,7 +280,7 @@ def write_object_photo_split(root: str | Path, seed: int, num_sequences: int, nu
     for i, name in enumerate(progress(names)):
         final = train / name
         rng = np.random.default_rng([seed, 104729, i])
-        seq = _Sequence(source, rng, width, height)
+        seq = _Sequence(source, rng, width, height, patch_share)
         views = [seq.frame() for _ in range(num_frames)]
         qualities = rng.integers(35, 95, num_frames)
         texts = {

@@ -116,3 +116,12 @@ def test_without_the_package_the_procedural_fallback_runs(tmp_path):
     write_object_photo_split(tmp_path / "out", seed=0, num_sequences=1, num_frames=2, width=64, height=48,
                              source=source)
     assert (tmp_path / "out/train/Objects_000001/00000002.jpg").exists()
+
+
+def test_patch_share_picks_box_shaped_targets(tmp_path):
+    kw = dict(seed=0, num_sequences=2, num_frames=2, width=96, height=72, source=_source())
+    write_object_photo_split(tmp_path / "patches", patch_share=1.0, **kw)
+    write_object_photo_split(tmp_path / "objects", patch_share=0.0, **kw)
+    for name in ("Objects_000001", "Objects_000002"):
+        assert "object_class: patch" in (tmp_path / "patches/train" / name / "meta_info.ini").read_text()
+        assert "object_class: cat" in (tmp_path / "objects/train" / name / "meta_info.ini").read_text()
