@@ -102,51 +102,42 @@ def test_windowed_box_of_the_real_network_equals_the_reference(tiny_net, referen
     assert extras == {}
 
 
-def _steady_tracker(score: torch.Tensor, **test_keys) -> OSTrackTracker:
+def _first_box(score: torch.Tensor, **test_keys) -> list[float]:
+    """The box after one frame from the 40 px box at (100, 80), with TEST keys set; the net predicts 64 px (0.5)."""
     opts = [item for key, value in test_keys.items() for item in (f"TEST.{key}", str(value))]
     params = TrackerParams.create("ostrack", "tiny", load_weights=False, opts=opts)
-    size, offset = torch.full((2, 8, 8), 0.5), torch.full((2, 8, 8), 0.5)  # predicts 64 px: twice the 32 px box
-    return OSTrackTracker(params, net=ScriptedNet(score, size, offset))
+    size, offset = torch.full((2, 8, 8), 0.5), torch.full((2, 8, 8), 0.5)
+    tracker = OSTrackTracker(params, net=ScriptedNet(score, size, offset))
+    image = frames(1)[0]
+    tracker.initialize(image, {"init_bbox": [100, 80, 40, 40]})
+    return tracker.track(image)["target_bbox"]
+
+
+def _centre(box: list[float]) -> tuple[float, float]:
+    return box[0] + box[2] / 2, box[1] + box[3] / 2
 
 
 def test_size_rate_takes_part_of_the_size_change():
     score = torch.full((8, 8), 0.01)
     score[4, 3] = 0.9
-    image = frames(1)[0]
-    boxes = {}
-    for rate in (1.0, 0.25):
-        tracker = _steady_tracker(score, SIZE_RATE=rate)
-        tracker.initialize(image, {"init_bbox": [100, 80, 40, 40]})
-        boxes[rate] = tracker.track(image)["target_bbox"]
+    full, damped = _first_box(score, SIZE_RATE=1.0), _first_box(score, SIZE_RATE=0.25)
     # Predicted size 0.5 * 128 px / 0.8 = 80 px; the old box is 40 px: a quarter of the change gives 50 px,
     # about the same centre.
-    assert boxes[1.0][2:] == pytest.approx([80.0, 80.0], abs=1e-4)
-    assert boxes[0.25][2:] == pytest.approx([50.0, 50.0], abs=1e-4)
-    centre = lambda b: (b[0] + b[2] / 2, b[1] + b[3] / 2)  # noqa: E731
-    assert centre(boxes[0.25]) == pytest.approx(centre(boxes[1.0]), abs=1e-4)
+    assert full[2:] == pytest.approx([80.0, 80.0], abs=1e-4)
+    assert damped[2:] == pytest.approx([50.0, 50.0], abs=1e-4)
+    assert _centre(damped) == pytest.approx(_centre(full), abs=1e-4)
 
 
 def test_min_score_keeps_the_box_when_the_peak_is_weak():
     score = torch.full((8, 8), 0.01)
     score[1, 6] = 0.3  # windowed peak ~0.3 * hann: below 0.25 -> the box stays
-    image = frames(1)[0]
-    tracker = _steady_tracker(score, MIN_SCORE=0.25)
-    tracker.initialize(image, {"init_bbox": [100, 80, 40, 40]})
-    assert tracker.track(image)["target_bbox"] == pytest.approx([100, 80, 40, 40], abs=1e-4)
-    tracker = _steady_tracker(score, MIN_SCORE=0.05)
-    tracker.initialize(image, {"init_bbox": [100, 80, 40, 40]})
-    assert tracker.track(image)["target_bbox"] != pytest.approx([100, 80, 40, 40], abs=1)
+    assert _first_box(score, MIN_SCORE=0.25) == pytest.approx([100, 80, 40, 40], abs=1e-4)
+    assert _first_box(score, MIN_SCORE=0.05) != pytest.approx([100, 80, 40, 40], abs=1)
 
 
 def test_window_weight_zero_reads_the_raw_peak():
     score = torch.full((8, 8), 0.01)
     score[0, 0] = 0.9  # raw maximum on the border, which the full window suppresses
     score[4, 3] = 0.5
-    image = frames(1)[0]
-    centres = {}
-    for weight in (1.0, 0.0):
-        tracker = _steady_tracker(score, WINDOW_WEIGHT=weight)
-        tracker.initialize(image, {"init_bbox": [100, 80, 40, 40]})
-        x, y, w, h = tracker.track(image)["target_bbox"]
-        centres[weight] = (x + w / 2, y + h / 2)
-    assert centres[1.0][0] > centres[0.0][0] + 40 and centres[1.0][1] > centres[0.0][1] + 40
+    windowed, raw = _centre(_first_box(score, WINDOW_WEIGHT=1.0)), _centre(_first_box(score, WINDOW_WEIGHT=0.0))
+    assert windowed[0] > raw[0] + 40 and windowed[1] > raw[1] + 40
