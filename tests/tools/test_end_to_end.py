@@ -32,8 +32,6 @@ def env(tmp_path_factory):
     for bench, seed in (("got10k", "0"), ("lasot", "1")):
         tool(env, "make_synthetic_data.py", "--data_dir", str(root / "data"), "--benchmarks", bench, "--seed", seed,
              "--num_sequences", "3", "--num_frames", "24", "--width", "160", "--height", "120")
-    tool(env, "make_object_photos.py", "--data_dir", str(root / "data"), "--num_sequences", "3", "--num_frames",
-         "20", "--width", "160", "--height", "120")  # the quickstart config trains on them too
     env["ROOT"] = str(root)
     return env
 
