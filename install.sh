@@ -2,13 +2,16 @@
 # Set up TrackZoo in a virtual environment (.venv by default) on a fresh Linux machine, with or without a GPU.
 #   bash install.sh            # then use .venv/bin/python, or `source .venv/bin/activate`
 #   bash install.sh --with-vot # also the VOT toolkit for external/vot (requirements-vot.txt)
+#   bash install.sh --with-photos  # also Tux Paint's stamps (Debian), the photographs of `quickstart.py --photos`
 # Variables: PYTHON (interpreter to build the venv from, default python3), VENV (its folder, default .venv).
 set -euo pipefail
 WITH_VOT=0
+WITH_PHOTOS=0
 for arg in "$@"; do
   case "$arg" in
     --with-vot) WITH_VOT=1 ;;
-    *) echo "error: unknown option $arg (known: --with-vot)" >&2; exit 2 ;;
+    --with-photos) WITH_PHOTOS=1 ;;
+    *) echo "error: unknown option $arg (known: --with-vot, --with-photos)" >&2; exit 2 ;;
   esac
 done
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -22,6 +25,17 @@ if ! ldconfig -p 2>/dev/null | grep -q libturbojpeg; then
       || echo "notice: could not install libturbojpeg0; images will be decoded with OpenCV"
   else
     echo "notice: libturbojpeg not found (Debian/Ubuntu: sudo apt-get install libturbojpeg0); using OpenCV decoding"
+  fi
+fi
+
+# `quickstart.py --photos` trains on the photographs among Tux Paint's stamps (GPL-2, about 160 MB); without them
+# it trains on procedural objects and says so. Opt-in: the default quickstart does not use them.
+if [ "$WITH_PHOTOS" = 1 ] && [ ! -d /usr/share/tuxpaint/stamps ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    (apt-get update -qq && apt-get install -y -qq --no-install-recommends tuxpaint-stamps-default >/dev/null) \
+      || echo "notice: could not install tuxpaint-stamps-default; quickstart --photos will use procedural objects"
+  else
+    echo "notice: tuxpaint-stamps-default not installed (Debian/Ubuntu: sudo apt-get install tuxpaint-stamps-default); quickstart --photos will use procedural objects"
   fi
 fi
 

@@ -29,6 +29,7 @@ TRAIN_DATA_FIELDS = {
     "got10k_val_dir": "got10k/val",
     "trackingnet_dir": "trackingnet",
     "coco_dir": "coco",
+    "object_photos_dir": "object_photos/train",  # lib/synthetic/object_photos.py (the quickstart's photographs)
     "imagenet_dir": "vid",
     "lasot_lmdb_dir": "lasot_lmdb",
     "got10k_lmdb_dir": "got10k_lmdb",

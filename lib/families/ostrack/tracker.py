@@ -58,6 +58,20 @@ class OSTrackTracker(NetworkTracker):
         return split_batch(out, len(trackers))
 
     def decode_box(self, out: dict, search: Crop) -> tuple[torch.Tensor, dict]:
-        response = self.window * out["score_map"]
-        boxes = self.net.box_head.cal_bbox(response, out["size_map"], out["offset_map"])
-        return boxes.view(-1, 4).mean(dim=0), {}
+        test = self.params.cfg.TEST
+        weight = test.WINDOW_WEIGHT
+        response = out["score_map"] * (1 - weight + weight * self.window)  # weight 1: the official score x window
+        boxes, peak = self.net.box_head.cal_bbox(response, out["size_map"], out["offset_map"], return_score=True)
+        box = boxes.view(-1, 4).mean(dim=0)
+        if test.SIZE_RATE == 1 and test.MIN_SCORE == 0:  # the official decoding
+            return box, {}
+        return self.steady_box(box, float(peak.max()), search), {}
+
+    def steady_box(self, box: torch.Tensor, peak: float, search: Crop) -> torch.Tensor:
+        """Keep the previous box when the peak is weak, and take only part of the size change otherwise
+        (normalised crop coordinates: the crop is centred on the previous box)."""
+        test = self.params.cfg.TEST
+        previous = box.new_tensor(self.state.box[2:]) * search.resize_factor / self.params.search_size
+        if peak < test.MIN_SCORE:
+            return torch.cat([box.new_tensor([0.5, 0.5]), previous])
+        return torch.cat([box[:2], previous + test.SIZE_RATE * (box[2:] - previous)])

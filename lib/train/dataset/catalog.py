@@ -104,6 +104,8 @@ register_train_dataset("TRACKINGNET", "trackingnet_dir", _trackingnet, "tracking
 for _name, _field in (("DepthTrack_train", "depthtrack_dir"), ("DepthTrack_val", "depthtrack_val_dir"),
                       ("LasHeR_train", "lasher_dir"), ("LasHeR_val", "lasher_val_dir"), ("VisEvent", "visevent_dir")):
     register_train_dataset(_name, _field, _multimodal(_name))
+# Still-image pairs of real object photographs in the GOT-10k layout (lib/synthetic/object_photos.py).
+register_train_dataset("OBJECT_PHOTOS", "object_photos_dir", _got10k(None))
 
 
 def build_train_dataset(name: str, image_loader: Optional[Callable[[str], np.ndarray]] = None,

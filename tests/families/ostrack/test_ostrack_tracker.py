@@ -100,3 +100,44 @@ def test_windowed_box_of_the_real_network_equals_the_reference(tiny_net, referen
     expected = reference.box((hann(8) * out["score_map"][0, 0]), out["size_map"][0], out["offset_map"][0])
     torch.testing.assert_close(box, expected)
     assert extras == {}
+
+
+def _first_box(score: torch.Tensor, **test_keys) -> list[float]:
+    """The box after one frame from the 40 px box at (100, 80), with TEST keys set; the net predicts 64 px (0.5)."""
+    opts = [item for key, value in test_keys.items() for item in (f"TEST.{key}", str(value))]
+    params = TrackerParams.create("ostrack", "tiny", load_weights=False, opts=opts)
+    size, offset = torch.full((2, 8, 8), 0.5), torch.full((2, 8, 8), 0.5)
+    tracker = OSTrackTracker(params, net=ScriptedNet(score, size, offset))
+    image = frames(1)[0]
+    tracker.initialize(image, {"init_bbox": [100, 80, 40, 40]})
+    return tracker.track(image)["target_bbox"]
+
+
+def _centre(box: list[float]) -> tuple[float, float]:
+    return box[0] + box[2] / 2, box[1] + box[3] / 2
+
+
+def test_size_rate_takes_part_of_the_size_change():
+    score = torch.full((8, 8), 0.01)
+    score[4, 3] = 0.9
+    full, damped = _first_box(score, SIZE_RATE=1.0), _first_box(score, SIZE_RATE=0.25)
+    # Predicted size 0.5 * 128 px / 0.8 = 80 px; the old box is 40 px: a quarter of the change gives 50 px,
+    # about the same centre.
+    assert full[2:] == pytest.approx([80.0, 80.0], abs=1e-4)
+    assert damped[2:] == pytest.approx([50.0, 50.0], abs=1e-4)
+    assert _centre(damped) == pytest.approx(_centre(full), abs=1e-4)
+
+
+def test_min_score_keeps_the_box_when_the_peak_is_weak():
+    score = torch.full((8, 8), 0.01)
+    score[1, 6] = 0.3  # windowed peak ~0.3 * hann: below 0.25 -> the box stays
+    assert _first_box(score, MIN_SCORE=0.25) == pytest.approx([100, 80, 40, 40], abs=1e-4)
+    assert _first_box(score, MIN_SCORE=0.05) != pytest.approx([100, 80, 40, 40], abs=1)
+
+
+def test_window_weight_zero_reads_the_raw_peak():
+    score = torch.full((8, 8), 0.01)
+    score[0, 0] = 0.9  # raw maximum on the border, which the full window suppresses
+    score[4, 3] = 0.5
+    windowed, raw = _centre(_first_box(score, WINDOW_WEIGHT=1.0)), _centre(_first_box(score, WINDOW_WEIGHT=0.0))
+    assert windowed[0] > raw[0] + 40 and windowed[1] > raw[1] + 40
