@@ -103,16 +103,10 @@ def _train() -> CfgNode:
 
 
 def _test() -> CfgNode:
-    # Steadying of score-map trackers (not in the official schemas; the defaults are the official behaviour):
-    # WINDOW_WEIGHT blends the Hann window into the score (1: score x window), SIZE_RATE is the share of the
-    # predicted size change taken per frame (SiamRPN-style damping; 1: all of it), MIN_SCORE the windowed peak
-    # below which the previous box is kept (0: never).
     return _checked(CfgNode({"TEMPLATE_FACTOR": 2.0, "TEMPLATE_SIZE": 128, "SEARCH_FACTOR": 5.0,
-                             "SEARCH_SIZE": 320, "EPOCH": 500, "WINDOW_WEIGHT": 1.0, "SIZE_RATE": 1.0,
-                             "MIN_SCORE": 0.0}),
+                             "SEARCH_SIZE": 320, "EPOCH": 500}),
                     {"TEMPLATE_FACTOR": positive(), "TEMPLATE_SIZE": at_least(1), "SEARCH_FACTOR": positive(),
-                     "SEARCH_SIZE": at_least(1), "EPOCH": at_least(1), "WINDOW_WEIGHT": between(0, 1),
-                     "SIZE_RATE": between(0, 1), "MIN_SCORE": between(0, 1)})
+                     "SEARCH_SIZE": at_least(1), "EPOCH": at_least(1)})
 
 
 def get_default_config() -> CfgNode:

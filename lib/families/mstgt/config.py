@@ -11,9 +11,11 @@ DATA.DYNAMIC / TEST.DYNAMIC_* only size the stored, unused `pos_embed_d`.
 from __future__ import annotations
 
 from lib.config.node import CfgNode, ConfigError
+from lib.families.ostrack.config import add_steadying_config
 
 
 def add_config(cfg: CfgNode, script: str) -> None:
+    add_steadying_config(cfg)  # the tracker is OSTrack's
     cfg.DA = CfgNode({"border_prob": 0.0, "sfactor": [4.0, 4.0], "imix": False, "imix_occrate": 0.5,
                       "imix_reverse_prob": 0.3, "imix_epoch": 40, "imix_interval": 1, "mix_type": 1,
                       "norm_type": "channel", "update_bbox": False})

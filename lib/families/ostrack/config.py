@@ -7,10 +7,21 @@ of the others that the official code does not implement either (see model.py).
 """
 from __future__ import annotations
 
-from lib.config.node import CfgNode
+from lib.config.node import CfgNode, between
+
+
+def add_steadying_config(cfg: CfgNode) -> None:
+    """Test-time steadying of the OSTrack tracker (and the trackers built on it). Not in the official schemas; the
+    defaults are the official behaviour. WINDOW_WEIGHT blends the Hann window into the score (1: score x window),
+    SIZE_RATE is the share of the predicted size change taken per frame (SiamRPN-style damping; 1: all of it),
+    MIN_SCORE the windowed peak below which the previous box is kept (0: never)."""
+    for key, default in (("WINDOW_WEIGHT", 1.0), ("SIZE_RATE", 1.0), ("MIN_SCORE", 0.0)):
+        cfg.TEST[key] = default
+        cfg.TEST.set_check(key, *between(0.0, 1.0))
 
 
 def add_config(cfg: CfgNode, script: str) -> None:
+    add_steadying_config(cfg)
     cfg.MODEL.PRETRAIN_FILE = "mae_pretrain_vit_base.pth"
     cfg.MODEL.EXTRA_MERGER = False
     cfg.MODEL.RETURN_INTER = False
