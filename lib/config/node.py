@@ -300,3 +300,18 @@ def positive() -> tuple[Callable[[Any], bool], str]:
 def between(low: float, high: float) -> tuple[Callable[[Any], bool], str]:
     """A `set_check` rule: a finite number from `low` to `high`."""
     return NumberRule(low, high=high), f"a number from {low} to {high}"
+
+
+@dataclass(frozen=True)
+class ChoiceRule:
+    """A `set_check` rule: one of a fixed set of values (a class so that configs pickle, like NumberRule)."""
+
+    choices: tuple
+
+    def __call__(self, value: Any) -> bool:
+        return value in self.choices
+
+
+def one_of(*choices: Any) -> tuple[Callable[[Any], bool], str]:
+    """A `set_check` rule: one of `choices`."""
+    return ChoiceRule(choices), "one of " + ", ".join(repr(c) for c in choices)

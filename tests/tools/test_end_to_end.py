@@ -69,9 +69,9 @@ def test_quickstart_runs_end_to_end_at_minimal_size(tmp_path):
     out = subprocess.run([sys.executable, os.path.join(REPO, "tracking", "quickstart.py"), "--size", "tiny",
                           "--output_dir", str(tmp_path), "--threads", "0"], cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    for name in ("TinyOSTrack", "OpenCV-MIL", "HoldFirstBox"):
+    for name in ("TinySiam", "OpenCV-MIL", "HoldFirstBox"):
         assert name in out.stdout
-    assert "$ python tracking/train.py --script ostrack" in out.stdout
+    assert "$ python tracking/train.py --script tinysiam" in out.stdout
     for split in ("lasot", "tnl2k"):  # the synthetic split and the real-content (photographs) split
         assert os.path.exists(tmp_path / "test" / "result_plots" / split / "success_plot.png")
     again = subprocess.run([sys.executable, os.path.join(REPO, "tracking", "quickstart.py"), "--size", "tiny",
@@ -84,10 +84,10 @@ def test_quickstart_training_is_deterministic_for_a_seed(env, tmp_path):
     """Same seed, same data, same environment: the same weights, bit for bit (data workers included)."""
     weights = []
     for run in ("a", "b"):
-        tool({**env, "TRACKZOO_SAVE_DIR": str(tmp_path / run)}, "train.py", "--script", "ostrack", "--config",
+        tool({**env, "TRACKZOO_SAVE_DIR": str(tmp_path / run)}, "train.py", "--script", "tinysiam", "--config",
              "quickstart", "--mode", "single", "--device", "cpu", "--seed", "3", "--opts", "TRAIN.EPOCH", "1",
              "DATA.TRAIN.SAMPLE_PER_EPOCH", "32", "TRAIN.NUM_WORKER", "2")
-        path = tmp_path / run / "checkpoints/train/ostrack/quickstart/OSTrack_ep0001.pth.tar"
+        path = tmp_path / run / "checkpoints/train/tinysiam/quickstart/TinySiam_ep0001.pth.tar"
         weights.append(torch.load(path, weights_only=True)["net"])
     assert weights[0].keys() == weights[1].keys()
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

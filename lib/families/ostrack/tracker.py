@@ -59,13 +59,17 @@ class OSTrackTracker(NetworkTracker):
 
     def decode_box(self, out: dict, search: Crop) -> tuple[torch.Tensor, dict]:
         test = self.params.cfg.TEST
-        weight = test.WINDOW_WEIGHT
-        response = out["score_map"] * (1 - weight + weight * self.window)  # weight 1: the official score x window
-        boxes, peak = self.net.box_head.cal_bbox(response, out["size_map"], out["offset_map"], return_score=True)
+        boxes, peak = self.net.box_head.cal_bbox(self.windowed(out["score_map"]), out["size_map"], out["offset_map"],
+                                                 return_score=True)
         box = boxes.view(-1, 4).mean(dim=0)
         if test.SIZE_RATE == 1 and test.MIN_SCORE == 0:  # the official decoding
             return box, {}
         return self.steady_box(box, float(peak.max()), search), {}
+
+    def windowed(self, score_map: torch.Tensor) -> torch.Tensor:
+        """The score map times the Hann window, blended by TEST.WINDOW_WEIGHT (1: the official score x window)."""
+        weight = self.params.cfg.TEST.WINDOW_WEIGHT
+        return score_map * (1 - weight + weight * self.window)
 
     def steady_box(self, box: torch.Tensor, peak: float, search: Crop) -> torch.Tensor:
         """Keep the previous box when the peak is weak, and take only part of the size change otherwise

@@ -1,0 +1,110 @@
+"""TinySiam: a small Siamese tracker built to learn in minutes on a CPU (the quickstart's tracker).
+
+A shared stride-8 conv `backbone` embeds the template and the search crop; the centre `kernel` x `kernel` cells of
+the template features are correlated channel by channel with the search features (SiamRPN++'s depth-wise
+cross-correlation, Li et al. 2019), by default as a correlation coefficient per channel; OSTrack's centre head
+(`box_head`) reads the score, size and offset maps from the correlation alone. Matching by correlation is
+translation-equivariant by construction, which a one-stream ViT has to learn from data; normalising it keeps a
+bright or busy patch from outscoring the target. With a few minutes of training on generated data that is what lets
+the tracker follow real objects it has never seen (measured in experiments/tinysiam/quickstart.yaml).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from lib.config.node import CfgNode, ConfigError
+from lib.models.heads.center import CenterPredictor
+
+
+def conv_bn_relu(in_planes: int, out_planes: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(in_planes, out_planes, 3, stride=stride, padding=1, bias=False),
+                         nn.BatchNorm2d(out_planes), nn.ReLU(inplace=True))
+
+
+class ConvBackbone(nn.Module):
+    """3x3 conv + BN + ReLU layers; every layer whose width differs from the previous one halves the resolution."""
+
+    def __init__(self, widths: list[int], in_channels: int = 3):
+        super().__init__()
+        layers, previous = [], in_channels
+        for width in widths:
+            layers.append(conv_bn_relu(previous, width, 2 if width != previous else 1))
+            previous = width
+        self.layers = nn.Sequential(*layers)
+        self.stride = 2 ** sum(1 for layer in layers if layer[0].stride == (2, 2))
+        self.out_channels = previous
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+def depthwise_xcorr(search: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Correlate each channel of search (B, C, H, W) with the same channel of kernel (B, C, k, k), odd k, padded
+    so that the output has the search grid and cell (i, j) scores the kernel centred on search cell (i, j)."""
+    b, c, h, w = search.shape
+    out = F.conv2d(search.reshape(1, b * c, h, w), kernel.reshape(b * c, 1, *kernel.shape[2:]), groups=b * c,
+                   padding=kernel.shape[-1] // 2)
+    return out.view(b, c, h, w)
+
+
+def normalized_xcorr(search: torch.Tensor, kernel: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Per channel, the correlation coefficient between the kernel and each kernel-sized search window (what
+    OpenCV's TM_CCOEFF_NORMED computes on pixels), in [-1, 1]: a bright or busy window cannot outscore the
+    target the way it does in a raw correlation."""
+    k = kernel.shape[-1]
+    centred = kernel - kernel.mean(dim=(2, 3), keepdim=True)
+    numerator = depthwise_xcorr(search, centred)
+    window_sum = F.avg_pool2d(search, k, stride=1, padding=k // 2, count_include_pad=True) * k * k
+    window_sq = F.avg_pool2d(search * search, k, stride=1, padding=k // 2, count_include_pad=True) * k * k
+    window_var = (window_sq - window_sum * window_sum / (k * k)).clamp(min=0)
+    kernel_norm = centred.flatten(2).norm(dim=2)[..., None, None]
+    return numerator / (kernel_norm * window_var.sqrt() + eps)
+
+
+class TinySiam(nn.Module):
+    def __init__(self, backbone: ConvBackbone, box_head: CenterPredictor, kernel: int, normalized: bool = True):
+        super().__init__()
+        self.backbone = backbone
+        self.box_head = box_head
+        self.kernel = kernel
+        self.correlate = normalized_xcorr if normalized else depthwise_xcorr
+        self.corr_norm = nn.BatchNorm2d(backbone.out_channels)
+
+    def template_kernel(self, template: torch.Tensor) -> torch.Tensor:
+        """The centre kernel x kernel cells of the template features (the target at the crop's centre)."""
+        feat = self.backbone(template)
+        start = (feat.shape[-1] - self.kernel) // 2
+        return feat[..., start:start + self.kernel, start:start + self.kernel]
+
+    def forward(self, template: torch.Tensor, search: torch.Tensor) -> dict:
+        """template, search: (B, 3, H, W) normalised crops. Returns pred_boxes (B, 1, 4) normalised cxcywh,
+        score_map (B, 1, n, n), size_map and offset_map (B, 2, n, n) on the search grid."""
+        return self.track(self.template_kernel(template), search)
+
+    def track(self, kernel: torch.Tensor, search: torch.Tensor) -> dict:
+        """The search step with the template's kernel computed once (`template_kernel`)."""
+        corr = self.corr_norm(self.correlate(self.backbone(search), kernel))
+        score_map, bbox, size_map, offset_map = self.box_head(corr)
+        return {"pred_boxes": bbox.view(-1, 1, 4), "score_map": score_map, "size_map": size_map,
+                "offset_map": offset_map}
+
+
+def build_tinysiam(cfg: CfgNode, training: bool, pretrained_folder: str | None = None) -> TinySiam:
+    backbone = ConvBackbone(list(cfg.MODEL.BACKBONE.WIDTHS))
+    stride, kernel = backbone.stride, cfg.MODEL.KERNEL
+    for key in ("TEMPLATE", "SEARCH"):
+        if cfg.DATA[key].SIZE % stride:
+            raise ConfigError(f"DATA.{key}.SIZE = {cfg.DATA[key].SIZE} is not a multiple of the backbone stride "
+                              f"{stride} (MODEL.BACKBONE.WIDTHS)")
+    if not kernel % 2 or kernel > cfg.DATA.TEMPLATE.SIZE // stride:
+        raise ConfigError(f"MODEL.KERNEL = {kernel} must be odd and at most the template grid side "
+                          f"{cfg.DATA.TEMPLATE.SIZE // stride}")
+    if cfg.MODEL.BACKBONE.STRIDE != stride:
+        raise ConfigError(f"MODEL.BACKBONE.STRIDE = {cfg.MODEL.BACKBONE.STRIDE} differs from the stride {stride} of "
+                          f"MODEL.BACKBONE.WIDTHS {list(cfg.MODEL.BACKBONE.WIDTHS)}")
+    head = CenterPredictor(inplanes=backbone.out_channels, channel=cfg.MODEL.HEAD.NUM_CHANNELS,
+                           feat_sz=cfg.DATA.SEARCH.SIZE // stride, stride=stride,
+                           score_prior=cfg.MODEL.HEAD.SCORE_PRIOR)
+    return TinySiam(backbone, head, kernel, normalized=cfg.MODEL.CORRELATION == "normalized")

@@ -1,0 +1,69 @@
+"""TinySiam at test time: OSTrack's decoding (Hann-windowed centre map, optional steadying) on a correlation
+whose template kernel is computed once per sequence.
+
+With TEST.SCALE_STEP > 0 the size comes from a search over scales instead of the size head (SiamFC, Bertinetto
+et al. 2016): the search crop is cut at 1 / (1 + step), 1 and 1 + step times the search area, the crop whose
+windowed peak (times TEST.SCALE_PENALTY off scale 1) is highest gives the position, and the box takes the share
+TEST.SIZE_RATE of that scale change.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from lib.families.ostrack.tracker import OSTrackTracker
+from lib.test.tracker.base import Crop, TrackState, split_batch
+
+
+@dataclass
+class TinySiamState(TrackState):
+    kernel: torch.Tensor | None = None  # the template's centre features, (1, C, k, k)
+    scale: float = 1.0  # the scale the last frame's search picked (TEST.SCALE_STEP > 0)
+
+
+class TinySiamTracker(OSTrackTracker):
+    State = TinySiamState
+
+    def encode_template(self, template: Crop, info: dict) -> None:
+        self.state.kernel = self.net.template_kernel(template.tensor)
+
+    def search_tensors(self, search: Crop) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.state.kernel, search.tensor
+
+    def forward_tensors(self, kernel: torch.Tensor, search: torch.Tensor) -> dict:
+        return self.net.track(kernel, search)
+
+    @classmethod
+    def forward_search_batch(cls, trackers: list["TinySiamTracker"], searches: list[Crop]) -> list[dict]:
+        out = trackers[0].net.track(torch.cat([t.state.kernel for t in trackers]),
+                                    torch.cat([s.tensor for s in searches]))
+        return split_batch(out, len(trackers))
+
+    def track(self, image: np.ndarray, info: dict | None = None) -> dict:
+        test = self.params.cfg.TEST
+        if not test.SCALE_STEP:
+            return super().track(image, info)
+        scales = (1 / (1 + test.SCALE_STEP), 1.0, 1 + test.SCALE_STEP)
+        box = self.next_search(image).box
+        crops = [self.crop(image, box, self.params.search_factor * s, self.params.search_size) for s in scales]
+        with torch.inference_mode():
+            out = self.net.track(self.state.kernel.expand(len(crops), -1, -1, -1),
+                                 torch.cat([c.tensor for c in crops]))
+            peaks = self.windowed(out["score_map"]).flatten(1).amax(dim=1)
+            peaks = peaks * peaks.new_tensor([test.SCALE_PENALTY, 1.0, test.SCALE_PENALTY])
+            best = int(peaks.argmax())
+            self.state.scale = scales[best]
+            return self.finish_frame(image, crops[best], split_batch(out, len(crops))[best])
+
+    def decode_box(self, out: dict, search: Crop) -> tuple[torch.Tensor, dict]:
+        test = self.params.cfg.TEST
+        if not test.SCALE_STEP:
+            return super().decode_box(out, search)
+        boxes, peak = self.net.box_head.cal_bbox(self.windowed(out["score_map"]), out["size_map"], out["offset_map"],
+                                                 return_score=True)
+        previous = boxes.new_tensor(self.state.box[2:]) * search.resize_factor / self.params.search_size
+        if float(peak.max()) < test.MIN_SCORE:
+            return torch.cat([boxes.new_tensor([0.5, 0.5]), previous]), {}
+        return torch.cat([boxes[0, :2], previous * (1 + test.SIZE_RATE * (self.state.scale - 1))]), {}

@@ -1,0 +1,80 @@
+"""TinySiam's own parts: the normalised correlation (against OpenCV's TM_CCOEFF_NORMED), the template kernel
+computed once, and the config checks. The family's training and tracking steps run in tests/conformance."""
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from lib.config.node import ConfigError
+from lib.families import get_family, load_config
+from lib.families.tinysiam.model import normalized_xcorr
+
+
+def test_normalized_xcorr_equals_opencv_tm_ccoeff_normed_per_channel():
+    rng = np.random.default_rng(0)
+    search = rng.random((2, 15, 17)).astype(np.float32)
+    kernel = search[:, 4:9, 6:11] + 0.1 * rng.random((2, 5, 5)).astype(np.float32)
+    ours = normalized_xcorr(torch.from_numpy(search)[None], torch.from_numpy(kernel)[None])[0].numpy()
+    for c in range(2):
+        expected = cv2.matchTemplate(search[c], kernel[c], cv2.TM_CCOEFF_NORMED)  # windows inside the search only
+        np.testing.assert_allclose(ours[c, 2:-2, 2:-2], expected, atol=1e-4)
+    assert ours[:, 6, 8].min() > 0.95  # the window the kernel was cut from
+
+
+def test_tracking_with_the_kernel_computed_once_equals_the_training_forward():
+    cfg = load_config("tinysiam", "tiny")
+    net = get_family("tinysiam").build_model(cfg, False).eval()
+    template = torch.randn(2, 3, cfg.DATA.TEMPLATE.SIZE, cfg.DATA.TEMPLATE.SIZE)
+    search = torch.randn(2, 3, cfg.DATA.SEARCH.SIZE, cfg.DATA.SEARCH.SIZE)
+    with torch.no_grad():
+        joint = net(template, search)
+        stepped = net.track(net.template_kernel(template), search)
+    for key in ("pred_boxes", "score_map", "size_map", "offset_map"):
+        torch.testing.assert_close(stepped[key], joint[key])
+    assert joint["score_map"].shape[-1] == cfg.DATA.SEARCH.SIZE // cfg.MODEL.BACKBONE.STRIDE
+
+
+@pytest.mark.parametrize("opts,key", [(["MODEL.KERNEL", "4"], "MODEL.KERNEL"),
+                                      (["MODEL.KERNEL", "11"], "MODEL.KERNEL"),
+                                      (["MODEL.BACKBONE.STRIDE", "16"], "MODEL.BACKBONE.STRIDE"),
+                                      (["DATA.SEARCH.SIZE", "140"], "DATA.SEARCH.SIZE")])
+def test_inconsistent_sizes_fail_naming_the_key(opts, key):
+    cfg = load_config("tinysiam", "tiny", opts)
+    with pytest.raises(ConfigError, match=key):
+        get_family("tinysiam").build_model(cfg, False)
+
+
+def fake_step(peaks: list[float], feat_sz: int):
+    """A network step whose score map for search crop i peaks at the centre cell with value peaks[i]."""
+    def track(kernel, search):
+        n = search.shape[0]
+        score = torch.full((n, 1, feat_sz, feat_sz), 0.01)
+        score[:, 0, feat_sz // 2, feat_sz // 2] = torch.tensor(peaks[:n])
+        return {"score_map": score, "size_map": torch.full((n, 2, feat_sz, feat_sz), 0.05),
+                "offset_map": torch.zeros(n, 2, feat_sz, feat_sz), "pred_boxes": torch.zeros(n, 1, 4)}
+    return track
+
+
+@pytest.mark.parametrize("peaks,expected_scale", [([0.5, 0.6, 0.9], 1.1), ([0.9, 0.6, 0.5], 1 / 1.1),
+                                                  ([0.5, 0.6, 0.61], 1.0)])
+def test_scale_search_takes_the_best_penalised_scale_and_part_of_its_size_change(peaks, expected_scale):
+    from lib.test.parameter import TrackerParams
+
+    opts = ["TEST.SCALE_STEP", "0.1", "TEST.SCALE_PENALTY", "0.97", "TEST.SIZE_RATE", "0.5"]
+    params = TrackerParams.create("tinysiam", "tiny", load_weights=False, opts=opts)
+    tracker = params.family.build_tracker(params)
+    feat_sz = params.search_size // params.cfg.MODEL.BACKBONE.STRIDE
+    tracker.net.track = fake_step(peaks, feat_sz)
+    frame = np.zeros((240, 320, 3), np.uint8)
+    tracker.initialize(frame, {"init_bbox": [140.0, 100.0, 40.0, 30.0]})
+    box = tracker.track(frame)["target_bbox"]
+    assert tracker.state.scale == pytest.approx(expected_scale)
+    change = 1 + 0.5 * (expected_scale - 1)  # SIZE_RATE of the scale change; the size head (0.05) is not read
+    assert box[2:] == pytest.approx([40.0 * change, 30.0 * change], rel=1e-5)
+    assert box[0] + box[2] / 2 == pytest.approx(160.0, abs=1e-3) and box[1] + box[3] / 2 == pytest.approx(115.0,
+                                                                                                           abs=1e-3)
+
+
+def test_an_unknown_correlation_fails_naming_the_key_and_the_choices():
+    with pytest.raises(ConfigError, match="MODEL.CORRELATION.*'normalized', 'raw'"):
+        load_config("tinysiam", "tiny", ["MODEL.CORRELATION", "cosine"])
