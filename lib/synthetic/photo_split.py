@@ -211,17 +211,65 @@ def render_photo_sequence(seq: PhotoSequence, photos: list[np.ndarray], rng: np.
     return frames, np.round(np.array(gt))
 
 
+def _textured_box(gray: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A box of 8-20 % of the photo's sides in its central part, the most textured of 30 random ones."""
+    h, w = gray.shape
+    size = rng.uniform(0.08, 0.2, size=2) * [w, h]
+    corners = rng.uniform([0.2 * w, 0.2 * h], [0.8 * w, 0.8 * h] - size, size=(30, 2))
+    spread = [gray[int(y):int(y + size[1]), int(x):int(x + size[0])].std() for x, y in corners]
+    return np.concatenate([corners[int(np.argmax(spread))], size])
+
+
+def render_camera_sequence(photo: np.ndarray, rng: np.random.Generator, n: int, width: int, height: int
+                           ) -> tuple[list[np.ndarray], np.ndarray]:
+    """A textured region of a still photo followed while the camera pans, zooms and rolls over the scene (nothing
+    pasted): frames (BGR) and the box around the region's four corners in each frame."""
+    if max(photo.shape[:2]) < 700:
+        photo = cv2.resize(photo, None, fx=2, fy=2)
+    box = _textured_box(cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY).astype(np.float32), rng)
+    corners = box[:2] + np.array([[0, 0], [box[2], 0], box[2:], [0, box[3]]])
+    centre, velocity = box[:2] + box[2:] / 2, np.zeros(2)
+    zoom, angle, brightness = width / (box[2] * rng.uniform(4, 6)), 0.0, 0.0
+    frames, gt = [], []
+    for _ in range(n):
+        velocity = 0.85 * velocity + rng.normal(0, 4.5 / zoom, 2)
+        reach = 0.3 * np.array([width, height]) / zoom  # the region stays in view
+        centre = np.clip(centre + velocity, box[:2] - reach, box[:2] + box[2:] + reach)
+        zoom *= np.exp(rng.normal(0, 0.015))
+        angle += rng.normal(0, 0.4)
+        brightness = 0.95 * brightness + rng.normal(0, 3)
+        warp = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, zoom)
+        warp[:, 2] += np.array([width / 2, height / 2]) - centre
+        frame = cv2.warpAffine(photo, warp, (width, height), borderMode=cv2.BORDER_REFLECT).astype(np.float32)
+        if rng.random() < 0.2:
+            frame = cv2.GaussianBlur(frame, (5, 5), rng.uniform(0.5, 2))
+        frames.append(np.clip(frame + brightness + rng.normal(0, 3, frame.shape), 0, 255).astype(np.uint8))
+        seen = np.hstack([corners, np.ones((4, 1))]) @ warp.T
+        x0, y0 = np.clip(seen.min(axis=0), 0, [width, height])
+        x1, y1 = np.clip(seen.max(axis=0), 0, [width, height])
+        gt.append([x0, y0, x1 - x0, y1 - y0])
+    return frames, np.round(np.array(gt))
+
+
 def write_photo_split(root: str | Path, seed: int, num_sequences: int, num_frames: int, width: int = 320,
                       height: int = 240, quality: int = 90,
-                      progress: Callable[[list[str]], list[str]] = lambda names: names) -> list[str]:
-    """Write the split under `root` (a TNL2K root) and return the sequence names; finished ones are kept."""
+                      progress: Callable[[list[str]], list[str]] = lambda names: names, camera: bool = False
+                      ) -> list[str]:
+    """Write the split under `root` (a TNL2K root) and return the sequence names; finished ones are kept.
+    camera: the other construction (render_camera_sequence) instead of cut-out objects."""
     photos = [_read_photo(p) for p in photo_paths()]
     root = Path(root)
-    names = [f"photo_{'easy' if i < num_sequences // 3 else 'hard'}_{i + 1:03d}" for i in range(num_sequences)]
+    if camera:
+        names = [f"camera_{i + 1:03d}" for i in range(num_sequences)]
+    else:
+        names = [f"photo_{'easy' if i < num_sequences // 3 else 'hard'}_{i + 1:03d}" for i in range(num_sequences)]
     for i, name in enumerate(progress(names)):
         rng = np.random.default_rng([seed, 7919, i])
-        seq = simulate_photo_sequence(rng, num_frames, width, height, easy=name.startswith("photo_easy"))
-        frames, gt = render_photo_sequence(seq, photos, rng, width, height)
+        if camera:
+            frames, gt = render_camera_sequence(photos[i % len(photos)], rng, num_frames, width, height)
+        else:
+            seq = simulate_photo_sequence(rng, num_frames, width, height, easy=name.startswith("photo_easy"))
+            frames, gt = render_photo_sequence(seq, photos, rng, width, height)
         gt_text = "".join(",".join(str(int(v)) for v in row) + "\n" for row in gt)
         final = root / name
         if is_complete({final / "groundtruth.txt": gt_text}, [final / "imgs" / f"{num_frames:05d}.jpg"]):

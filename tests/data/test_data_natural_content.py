@@ -82,3 +82,18 @@ def test_photo_split_resumes_without_rewriting(tmp_path):
     write_photo_split(tmp_path, seed=1, num_sequences=2, num_frames=5, width=64, height=48)
     assert frame.stat().st_mtime_ns == stamp
     assert not list(Path(tmp_path).glob(".tmp-*"))
+
+
+def test_camera_split_follows_a_region_of_a_still_photo_deterministically(tmp_path):
+    names = write_photo_split(tmp_path / "a", seed=2, num_sequences=2, num_frames=10, width=96, height=72,
+                              camera=True)
+    assert names == ["camera_001", "camera_002"]
+    for seq in TNL2KDataset(tmp_path / "a").get_sequence_list():
+        gt = np.asarray(seq.ground_truth_rect)
+        assert gt.shape == (10, 4) and (gt[:, 2:] > 0).all()
+        assert (gt[:, 0] + gt[:, 2] <= 96).all() and (gt[:, 1] + gt[:, 3] <= 72).all()
+        assert np.abs(np.diff(gt[:, :2], axis=0)).max() > 0  # the camera moves
+    write_photo_split(tmp_path / "b", seed=2, num_sequences=2, num_frames=10, width=96, height=72, camera=True)
+    for name in names:
+        assert (tmp_path / "a" / name / "groundtruth.txt").read_text() == \
+            (tmp_path / "b" / name / "groundtruth.txt").read_text()
