@@ -132,12 +132,27 @@ class CEBlock(Block):
     def attention_with_scores(self, x: torch.Tensor, num_template: int, template_mask: torch.Tensor | None
                               ) -> tuple[torch.Tensor, torch.Tensor]:
         """The timm attention forward, plus the search-token scores from the same q and k."""
+        q, k, v = self._heads(x)
+        return self._attend(q, k, v), search_token_scores(q, k, num_template, template_mask, self.attn.scale)
+
+    def forward_tail(self, x: torch.Tensor, start: int) -> torch.Tensor:
+        """The plain block's output for the tokens x[:, start:] only (every token still gives keys and values):
+        the last block of a tracker whose head reads the search tokens alone needs no more."""
+        q, k, v = self._heads(self.norm1(x))
+        x = x[:, start:] + self.drop_path1(self.ls1(self._attend(q[:, :, start:], k, v)))
+        return x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
+
+    def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """timm's attention up to the heads: normalised q, k and v, each (B, heads, L, head_dim)."""
         attn: nn.Module = self.attn
         batch, length, _ = x.shape
         qkv = attn.qkv(x).reshape(batch, length, 3, attn.num_heads, attn.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
-        q, k = attn.q_norm(q), attn.k_norm(k)
+        return attn.q_norm(q), attn.k_norm(k), v
+
+    def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """timm's attention from the heads on: attention of q over k / v, merged heads, output projection."""
+        attn: nn.Module = self.attn
         out = F.scaled_dot_product_attention(q, k, v, dropout_p=attn.attn_drop.p if self.training else 0.0)
-        out = out.transpose(1, 2).reshape(batch, length, -1)
-        out = attn.proj_drop(attn.proj(attn.norm(out)))
-        return out, search_token_scores(q, k, num_template, template_mask, attn.scale)
+        out = out.transpose(1, 2).reshape(q.shape[0], q.shape[2], -1)
+        return attn.proj_drop(attn.proj(attn.norm(out)))
