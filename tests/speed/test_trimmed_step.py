@@ -114,3 +114,16 @@ def test_tracker_step_box_equals_the_full_forward_box(weight):
     assert_close(step["score_map"], full["score_map"])
     assert_close(step["peak_box"], full["peak_box"])
     assert_close(step["peak_score"], full["peak_score"])
+
+
+def test_eliminating_blocks_in_eval_mode_equal_the_training_path():
+    """In eval mode a CE block computes attention outputs and the projection for the tokens it keeps only."""
+    net = tiny_ostrack()
+    z, x = torch.randn(2, 3, 64, 64), torch.randn(2, 3, 128, 128)
+    with torch.no_grad():
+        full, full_aux = net.backbone.train()(z, x)  # no dropout in this config: train mode only changes the path
+        kept, aux = net.backbone.eval()(z, x)
+    assert len(aux["removed_indexes_s"]) == 2
+    for ours, ref in zip(aux["removed_indexes_s"], full_aux["removed_indexes_s"]):
+        assert torch.equal(ours, ref)
+    assert_close(kept, full)

@@ -79,17 +79,32 @@ def eliminate_candidates(tokens: torch.Tensor, scores: torch.Tensor, num_templat
     Returns the new token sequence, the original grid indices of the kept search tokens and of the removed ones
     (None when nothing is removed).
     """
+    split = candidate_split(scores, keep_ratio)
+    if split is None:
+        return tokens, global_index, None
+    keep, drop = split
+    return kept_tokens(tokens, keep, num_template), global_index.gather(1, keep), global_index.gather(1, drop)
+
+
+def candidate_split(scores: torch.Tensor, keep_ratio: float) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(kept, removed) search-token positions (B, n) for `scores` (B, L_s), the kept ones in descending score
+    order; None when the ratio keeps every token."""
     num_search = scores.shape[1]
     num_keep = math.ceil(keep_ratio * num_search)
     if num_keep >= num_search:
-        return tokens, global_index, None
+        return None
     # A full sort, as the reference does (topk was slow on GPU); the kept tokens follow in score order.
     order = torch.sort(scores, dim=1, descending=True).indices
-    keep, drop = order[:, :num_keep], order[:, num_keep:]
-    search = tokens[:, num_template:]
-    kept = search.gather(1, keep.unsqueeze(-1).expand(-1, -1, search.shape[-1]))
-    tokens = torch.cat([tokens[:, :num_template], kept], dim=1)
-    return tokens, global_index.gather(1, keep), global_index.gather(1, drop)
+    return order[:, :num_keep], order[:, num_keep:]
+
+
+def kept_tokens(tokens: torch.Tensor, keep: torch.Tensor, num_template: int, dim: int = 1) -> torch.Tensor:
+    """The template tokens, then the search tokens at positions `keep` (B, n), along the token axis `dim` of
+    `tokens` (batch first)."""
+    search = tokens.narrow(dim, num_template, tokens.shape[dim] - num_template)
+    index_shape = [keep.shape[0]] + [1] * (dim - 1) + [keep.shape[1]] + [1] * (tokens.dim() - dim - 1)
+    index = keep.view(index_shape).expand(*search.shape[:dim], keep.shape[1], *search.shape[dim + 1:])
+    return torch.cat([tokens.narrow(dim, 0, num_template), search.gather(dim, index)], dim=dim)
 
 
 def restore_search_tokens(search: torch.Tensor, global_index: torch.Tensor, num_search: int) -> torch.Tensor:
@@ -123,6 +138,8 @@ class CEBlock(Block):
         ratio = self.active_keep_ratio(keep_ratio)
         if ratio >= 1:
             return super().forward(x), global_index, None
+        if not self.training:
+            return self._forward_kept(x, num_template, global_index, template_mask, ratio)
         attn_out, scores = self.attention_with_scores(self.norm1(x), num_template, template_mask)
         x = x + self.drop_path1(self.ls1(attn_out))
         x, global_index, removed = eliminate_candidates(x, scores, num_template, ratio, global_index)
@@ -134,6 +151,22 @@ class CEBlock(Block):
         """The timm attention forward, plus the search-token scores from the same q and k."""
         q, k, v = self._heads(x)
         return self._attend(q, k, v), search_token_scores(q, k, num_template, template_mask, self.attn.scale)
+
+    def _forward_kept(self, x: torch.Tensor, num_template: int, global_index: torch.Tensor,
+                      template_mask: torch.Tensor | None, ratio: float
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The eliminating forward (eval mode: no dropout) with attention outputs and the projection computed for
+        the tokens that stay only: the others' results would be dropped right after."""
+        q, k, v = self._heads(self.norm1(x))
+        split = candidate_split(search_token_scores(q, k, num_template, template_mask, self.attn.scale), ratio)
+        removed = None
+        if split is not None:
+            keep, drop = split
+            q, x = kept_tokens(q, keep, num_template, dim=2), kept_tokens(x, keep, num_template)
+            global_index, removed = global_index.gather(1, keep), global_index.gather(1, drop)
+        x = x + self.drop_path1(self.ls1(self._attend(q, k, v)))
+        x = x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
+        return x, global_index, removed
 
     def forward_tail(self, x: torch.Tensor, start: int) -> torch.Tensor:
         """The plain block's output for the tokens x[:, start:] only (every token still gives keys and values):
