@@ -8,6 +8,7 @@ import torch
 from lib.families import get_family, load_config
 from lib.families.ostrack.tracker import OSTrackTracker
 from lib.models.heads.center import CenterPredictor
+from lib.models.layers.candidate_elimination import skip_eliminated_tokens
 from lib.test.parameter import TrackerParams
 from lib.test.tracker.base import prepare_for_inference
 from lib.test.tracker.speed import randomise_norm_statistics
@@ -116,13 +117,17 @@ def test_tracker_step_box_equals_the_full_forward_box(weight):
     assert_close(step["peak_score"], full["peak_score"])
 
 
-def test_eliminating_blocks_in_eval_mode_equal_the_training_path():
-    """In eval mode a CE block computes attention outputs and the projection for the tokens it keeps only."""
+def test_eliminating_blocks_of_the_inference_build_equal_the_plain_path():
+    """In the test-time build a CE block computes attention outputs and the projection for the tokens it keeps
+    only (in eval mode); the plain eval model keeps the official path, whose FLOPs the profiles report."""
     net = tiny_ostrack()
     z, x = torch.randn(2, 3, 64, 64), torch.randn(2, 3, 128, 128)
     with torch.no_grad():
-        full, full_aux = net.backbone.train()(z, x)  # no dropout in this config: train mode only changes the path
-        kept, aux = net.backbone.eval()(z, x)
+        full, full_aux = net.backbone(z, x)
+    assert skip_eliminated_tokens(net) == 4
+    with torch.no_grad():
+        kept, aux = net.backbone(z, x)
+    assert all(block.skip_eliminated for block in net.backbone.blocks)
     assert len(aux["removed_indexes_s"]) == 2
     for ours, ref in zip(aux["removed_indexes_s"], full_aux["removed_indexes_s"]):
         assert torch.equal(ours, ref)

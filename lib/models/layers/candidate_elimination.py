@@ -121,6 +121,8 @@ class CEBlock(Block):
     training warm-up) replaces it, but only in blocks whose own ratio is below 1, and a passed 1.0 disables CE.
     """
 
+    skip_eliminated = False  # set by `skip_eliminated_tokens` (the test-time build): see `_forward_kept`
+
     def __init__(self, dim: int, num_heads: int, keep_ratio: float = 1.0, **block_kwargs):
         super().__init__(dim, num_heads, **block_kwargs)
         self.keep_ratio = keep_ratio
@@ -138,7 +140,7 @@ class CEBlock(Block):
         ratio = self.active_keep_ratio(keep_ratio)
         if ratio >= 1:
             return super().forward(x), global_index, None
-        if not self.training:
+        if self.skip_eliminated and not self.training:
             return self._forward_kept(x, num_template, global_index, template_mask, ratio)
         attn_out, scores = self.attention_with_scores(self.norm1(x), num_template, template_mask)
         x = x + self.drop_path1(self.ls1(attn_out))
@@ -156,7 +158,8 @@ class CEBlock(Block):
                       template_mask: torch.Tensor | None, ratio: float
                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """The eliminating forward (eval mode: no dropout) with attention outputs and the projection computed for
-        the tokens that stay only: the others' results would be dropped right after."""
+        the tokens that stay only: the others' results would be dropped right after. Same outputs, fewer FLOPs
+        than the official model's (so only the test-time build takes it, not the profiled model)."""
         q, k, v = self._heads(self.norm1(x))
         split = candidate_split(search_token_scores(q, k, num_template, template_mask, self.attn.scale), ratio)
         removed = None
@@ -189,3 +192,12 @@ class CEBlock(Block):
         out = F.scaled_dot_product_attention(q, k, v, dropout_p=attn.attn_drop.p if self.training else 0.0)
         out = out.transpose(1, 2).reshape(q.shape[0], q.shape[2], -1)
         return attn.proj_drop(attn.proj(attn.norm(out)))
+
+
+def skip_eliminated_tokens(module: nn.Module) -> int:
+    """Let every CEBlock inside `module` skip, in eval mode, the attention outputs and projection of the tokens
+    it eliminates (test-time build); returns how many blocks."""
+    blocks = [m for m in module.modules() if isinstance(m, CEBlock)]
+    for block in blocks:
+        block.skip_eliminated = True
+    return len(blocks)
