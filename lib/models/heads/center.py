@@ -17,6 +17,7 @@ the cell's receptive field alone (9 x 9 cells of the input, where the full maps 
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -52,9 +53,9 @@ class CenterPredictor(nn.Module):
         if size_branch:
             towers["size"] = 2
         for name, out_channels in towers.items():
-            for i in range(4):
+            for i in range(TOWER_DEPTH):
                 self.add_module(f"conv{i + 1}_{name}", conv_bn_relu(widths[i], widths[i + 1]))
-            self.add_module(f"conv5_{name}", nn.Conv2d(widths[4], out_channels, kernel_size=1))
+            self.add_module(f"conv5_{name}", nn.Conv2d(widths[TOWER_DEPTH], out_channels, kernel_size=1))
         for p in self.parameters():
             if p.dim() > 1:
                 nn.init.xavier_uniform_(p)
@@ -62,11 +63,12 @@ class CenterPredictor(nn.Module):
             nn.init.constant_(self.conv5_ctr.bias, math.log(score_prior / (1 - score_prior)))
 
     def _tower(self, name: str, x: torch.Tensor) -> torch.Tensor:
-        for i in range(1, 6):
+        for i in range(1, TOWER_DEPTH + 2):
             x = getattr(self, f"conv{i}_{name}")(x)
         return x
 
-    def _box_towers(self, x: torch.Tensor, tower) -> tuple[torch.Tensor, torch.Tensor]:
+    def _box_towers(self, x: torch.Tensor, tower: Callable[[str, torch.Tensor], torch.Tensor]
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(size, offset) from the offset and size towers run by `tower(name, x)`, sigmoid applied to size."""
         offset = tower("offset", x)
         if self.size_branch:
