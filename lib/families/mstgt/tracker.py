@@ -27,7 +27,7 @@ class MSTGTTracker(OSTrackTracker):
         return self.state.template.tensor, search.tensor, self.state.stt
 
     def forward_tensors(self, template: torch.Tensor, search: torch.Tensor, stt: torch.Tensor | None) -> dict:
-        return self.net(template, search, stt)
+        return self.locate(self.net(template, search, stt))
 
     def forward_search(self, search: Crop) -> dict:
         out = self.forward_tensors(*self.search_tensors(search))
@@ -39,9 +39,9 @@ class MSTGTTracker(OSTrackTracker):
         # A first frame (no tokens yet) starts from its own template tokens: run such frames one by one.
         if any(t.state.stt is None for t in trackers):
             return [t.forward_search(s) for t, s in zip(trackers, searches)]
-        out = trackers[0].net(torch.cat([t.state.template.tensor for t in trackers]),
-                              torch.cat([s.tensor for s in searches]),
-                              torch.cat([t.state.stt for t in trackers]))
+        out = trackers[0].forward_tensors(torch.cat([t.state.template.tensor for t in trackers]),
+                                          torch.cat([s.tensor for s in searches]),
+                                          torch.cat([t.state.stt for t in trackers]))
         outs = split_batch(out, len(trackers))
         for tracker, single in zip(trackers, outs):
             tracker.state.stt = single["stt"]

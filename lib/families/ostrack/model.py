@@ -24,23 +24,37 @@ class OSTrack(nn.Module):
         self.feat_len_s = box_head.feat_sz ** 2
 
     def forward(self, template: torch.Tensor, search: torch.Tensor, ce_template_mask: torch.Tensor | None = None,
-                ce_keep_rate: float | None = None) -> dict:
+                ce_keep_rate: float | None = None, score_only: bool = False) -> dict:
         """template, search: (B, 3, H, W) normalised crops. ce_template_mask: (B, L_t) bool template tokens that
         score search tokens (None: all); ce_keep_rate overrides the CE keep ratio (training warm-up).
 
         Returns pred_boxes (B, 1, 4) normalised cxcywh, score_map (B, 1, n, n), size_map and offset_map
         (B, 2, n, n), removed_indexes_s and backbone_feat (B, L_t + L_s, C).
+        score_only (the tracking step, which reads the score map and the box at one cell): only score_map,
+        removed_indexes_s and head_input (the search feature map for `box_head.box_at_peak`); the backbone skips
+        what only the template tokens' final features need.
         """
-        feat, aux = self.backbone(template, search, template_mask=ce_template_mask, keep_ratio=ce_keep_rate)
+        feat, aux = self.backbone(template, search, template_mask=ce_template_mask, keep_ratio=ce_keep_rate,
+                                  search_only=score_only)
+        return self.outputs(feat, aux, score_only)
+
+    def outputs(self, feat: torch.Tensor, aux: dict, score_only: bool) -> dict:
+        """The forward's result from the backbone's (features, aux): see `forward`."""
+        if score_only:
+            fmap = self.search_map(feat)
+            return {"score_map": self.box_head.score_map(fmap), "head_input": fmap, **aux}
         out = self.forward_head(feat)
         out.update(aux)
         out["backbone_feat"] = feat
         return out
 
-    def forward_head(self, feat: torch.Tensor, gt_score_map: torch.Tensor | None = None) -> dict:
+    def search_map(self, feat: torch.Tensor) -> torch.Tensor:
+        """The head input (B, C, n, n) from backbone features ending with the search tokens."""
         search = feat[:, -self.feat_len_s:]
-        fmap = search.transpose(1, 2).reshape(search.shape[0], -1, self.feat_sz_s, self.feat_sz_s)
-        score_map, bbox, size_map, offset_map = self.box_head(fmap, gt_score_map)
+        return search.transpose(1, 2).reshape(search.shape[0], -1, self.feat_sz_s, self.feat_sz_s)
+
+    def forward_head(self, feat: torch.Tensor, gt_score_map: torch.Tensor | None = None) -> dict:
+        score_map, bbox, size_map, offset_map = self.box_head(self.search_map(feat), gt_score_map)
         return {"pred_boxes": bbox.view(-1, 1, 4), "score_map": score_map, "size_map": size_map,
                 "offset_map": offset_map}
 

@@ -47,24 +47,34 @@ class OSTrackTracker(NetworkTracker):
 
     def forward_tensors(self, template: torch.Tensor, search: torch.Tensor, template_mask: torch.Tensor | None
                         ) -> dict:
-        return self.net(template, search, ce_template_mask=template_mask)
+        return self.locate(self.net(template, search, ce_template_mask=template_mask, score_only=True))
 
     @classmethod
     def forward_search_batch(cls, trackers: list["OSTrackTracker"], searches: list[Crop]) -> list[dict]:
-        net = trackers[0].net
         masks = [t.state.template_mask for t in trackers]
-        out = net(torch.cat([t.state.template.tensor for t in trackers]), torch.cat([s.tensor for s in searches]),
-                  ce_template_mask=None if masks[0] is None else torch.cat(masks))
+        out = trackers[0].forward_tensors(torch.cat([t.state.template.tensor for t in trackers]),
+                                          torch.cat([s.tensor for s in searches]),
+                                          None if masks[0] is None else torch.cat(masks))
         return split_batch(out, len(trackers))
+
+    def locate(self, out: dict) -> dict:
+        """`out` plus the box at the peak of the windowed score map, peak_box (B, 4) normalised cxcywh, and that
+        peak, peak_score (B, 1): read off the size and offset maps where the network returns them, else computed
+        at the peak cell alone from head_input (the score_only forward)."""
+        response = self.windowed(out["score_map"])
+        head = self.net.box_head
+        if "size_map" in out:
+            box, peak = head.cal_bbox(response, out["size_map"], out["offset_map"], return_score=True)
+        else:
+            box, peak = head.box_at_peak(response, out["head_input"])
+        return {**out, "peak_box": box, "peak_score": peak}
 
     def decode_box(self, out: dict, search: Crop) -> tuple[torch.Tensor, dict]:
         test = self.params.cfg.TEST
-        boxes, peak = self.net.box_head.cal_bbox(self.windowed(out["score_map"]), out["size_map"], out["offset_map"],
-                                                 return_score=True)
-        box = boxes.view(-1, 4).mean(dim=0)
+        box = out["peak_box"].view(-1, 4).mean(dim=0)
         if test.SIZE_RATE == 1 and test.MIN_SCORE == 0:  # the official decoding
             return box, {}
-        return self.steady_box(box, float(peak.max()), search), {}
+        return self.steady_box(box, float(out["peak_score"].max()), search), {}
 
     def windowed(self, score_map: torch.Tensor) -> torch.Tensor:
         """The score map times the Hann window, blended by TEST.WINDOW_WEIGHT (1: the official score x window)."""

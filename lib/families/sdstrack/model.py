@@ -115,14 +115,14 @@ class SDSTrackViT(OneStreamViT):
         self._token_keep: dict | None = None
         self._fused: list[torch.Tensor] = []
 
-    def forward(self, z, x, template_mask=None, keep_ratio=None, token_keep: dict | None = None
-                ) -> tuple[torch.Tensor, dict]:
+    def forward(self, z, x, template_mask=None, keep_ratio=None, token_keep: dict | None = None,
+                search_only: bool = False) -> tuple[torch.Tensor, dict]:
         """As OneStreamBackbone.forward; token_keep maps (stream, "z" | "x") to a (B, L, 1) 0/1 mask multiplied
         onto that crop's patch embeddings before the position embedding (the masked distillation path).
         Adds "distill_features": the [rgb ; aux] output of each fusion pass."""
         self._token_keep, self._fused = token_keep, []
         try:
-            feat, aux = super().forward(z, x, template_mask, keep_ratio)
+            feat, aux = super().forward(z, x, template_mask, keep_ratio, search_only=search_only)
         finally:
             self._token_keep = None
         aux["distill_features"], self._fused = self._fused, []
@@ -160,18 +160,15 @@ class SDSTrack(OSTrack):
     self-distillation (training); the default is the inference (fine) path."""
 
     def forward(self, template: torch.Tensor, search: torch.Tensor, ce_template_mask: torch.Tensor | None = None,
-                ce_keep_rate: float | None = None, masked: bool = False) -> dict:
+                ce_keep_rate: float | None = None, masked: bool = False, score_only: bool = False) -> dict:
         backbone: SDSTrackViT = self.backbone
         keep = None
         if masked:
             lengths = {"z": backbone.num_template_tokens, "x": backbone.num_search_tokens}
             keep = complementary_keep_masks(search.shape[0], lengths, search.device)
         feat, aux = backbone(template, search, template_mask=ce_template_mask, keep_ratio=ce_keep_rate,
-                             token_keep=keep)
-        out = self.forward_head(feat)
-        out.update(aux)
-        out["backbone_feat"] = feat
-        return out
+                             token_keep=keep, search_only=score_only)
+        return self.outputs(feat, aux, score_only)
 
 
 def build_sdstrack(cfg: CfgNode, training: bool, pretrained_folder: str | None = None) -> SDSTrack:

@@ -33,12 +33,12 @@ class TinySiamTracker(OSTrackTracker):
         return self.state.kernel, search.tensor
 
     def forward_tensors(self, kernel: torch.Tensor, search: torch.Tensor) -> dict:
-        return self.net.track(kernel, search)
+        return self.locate(self.net.track(kernel, search))
 
     @classmethod
     def forward_search_batch(cls, trackers: list["TinySiamTracker"], searches: list[Crop]) -> list[dict]:
-        out = trackers[0].net.track(torch.cat([t.state.kernel for t in trackers]),
-                                    torch.cat([s.tensor for s in searches]))
+        out = trackers[0].forward_tensors(torch.cat([t.state.kernel for t in trackers]),
+                                          torch.cat([s.tensor for s in searches]))
         return split_batch(out, len(trackers))
 
     def track(self, image: np.ndarray, info: dict | None = None) -> dict:
@@ -49,10 +49,10 @@ class TinySiamTracker(OSTrackTracker):
         box = self.next_search(image).box
         crops = [self.crop(image, box, self.params.search_factor * s, self.params.search_size) for s in scales]
         with torch.inference_mode():
-            out = self.net.track(self.state.kernel.expand(len(crops), -1, -1, -1),
-                                 torch.cat([c.tensor for c in crops]))
-            peaks = self.windowed(out["score_map"]).flatten(1).amax(dim=1)
-            peaks = peaks * peaks.new_tensor([test.SCALE_PENALTY, 1.0, test.SCALE_PENALTY])
+            out = self.forward_tensors(self.state.kernel.expand(len(crops), -1, -1, -1),
+                                       torch.cat([c.tensor for c in crops]))
+            peaks = out["peak_score"].flatten() * out["peak_score"].new_tensor([test.SCALE_PENALTY, 1.0,
+                                                                                 test.SCALE_PENALTY])
             best = int(peaks.argmax())
             self.state.scale = scales[best]
             return self.finish_frame(image, crops[best], split_batch(out, len(crops))[best])
@@ -61,9 +61,8 @@ class TinySiamTracker(OSTrackTracker):
         test = self.params.cfg.TEST
         if not test.SCALE_STEP:
             return super().decode_box(out, search)
-        boxes, peak = self.net.box_head.cal_bbox(self.windowed(out["score_map"]), out["size_map"], out["offset_map"],
-                                                 return_score=True)
-        previous = boxes.new_tensor(self.state.box[2:]) * search.resize_factor / self.params.search_size
-        if float(peak.max()) < test.MIN_SCORE:
-            return torch.cat([boxes.new_tensor([0.5, 0.5]), previous]), {}
-        return torch.cat([boxes[0, :2], previous * (1 + test.SIZE_RATE * (self.state.scale - 1))]), {}
+        box = out["peak_box"].view(-1, 4)[0]
+        previous = box.new_tensor(self.state.box[2:]) * search.resize_factor / self.params.search_size
+        if float(out["peak_score"].max()) < test.MIN_SCORE:
+            return torch.cat([box.new_tensor([0.5, 0.5]), previous]), {}
+        return torch.cat([box[:2], previous * (1 + test.SIZE_RATE * (self.state.scale - 1))]), {}

@@ -39,7 +39,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from timm.layers import trunc_normal_
 
-from lib.models.layers.candidate_elimination import restore_search_tokens
+from lib.models.layers.candidate_elimination import CEBlock, restore_search_tokens
 
 CLS_TOKEN_MODES = ("none", "stored", "prepended")
 POS_EMBED_MODES = ("separate", "joint")
@@ -269,7 +269,7 @@ class OneStreamBackbone(nn.Module, ABC):
 
     def forward(self, z: torch.Tensor | Sequence[torch.Tensor], x: torch.Tensor,
                 template_mask: torch.Tensor | None = None, keep_ratio: float | None = None,
-                extra_tokens: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+                extra_tokens: torch.Tensor | None = None, search_only: bool = False) -> tuple[torch.Tensor, dict]:
         """z: one template crop (B, C, H, W), a sequence of `num_templates` of them or their stack (N, B, C, H, W);
         x: the search crop (B, C, H, W).
         template_mask: (B, num_templates * L_t) bool template tokens that score search tokens (None: all).
@@ -280,6 +280,9 @@ class OneStreamBackbone(nn.Module, ABC):
         positions as in the official models, and {"removed_indexes_s": per CE block the (B, n) search-grid indices
         it removed (the first stream's)}, plus "extra_tokens" (their block output, before the final norm) when the
         layout carries tokens and "removed_indexes_streams" (per stream) with several streams.
+
+        search_only (test time): return the search tokens alone, `search_tokens` of the above. Where the layout
+        allows (`trims_last_block`), the last block then runs its queries, projection and MLP for those only.
         """
         templates = self.templates_as_list(z)
         streams = [self.embed(templates, x, s) for s in range(self.layout.streams)]
@@ -291,26 +294,47 @@ class OneStreamBackbone(nn.Module, ABC):
             streams[0] = torch.cat([streams[0], extra_tokens], dim=1)
         elif extra_tokens is not None:
             raise ValueError("extra_tokens given, but the layout declares none")
-        streams, indexes, removed = self.run_blocks(streams, template_mask, keep_ratio)
+        trim = search_only and self.trims_last_block(keep_ratio)
+        streams, indexes, removed = self.run_blocks(streams, template_mask, keep_ratio, trim)
         aux = {"removed_indexes_s": removed[0]}
+        if trim:
+            search = self.final_norm()(streams[0])
+            return (restore_search_tokens(search, indexes[0], self.num_search_tokens) if removed[0] else search), aux
         if num_extra:
             aux["extra_tokens"] = streams[0][:, -num_extra:]
             streams[0] = streams[0][:, :-num_extra]
         if self.layout.streams > 1:
             aux["removed_indexes_streams"] = removed
             restored = [self.restore_search(t, i, r) for t, i, r in zip(streams, indexes, removed)]
-            return self.final_norm()(self.merge_streams(restored)), aux
-        return self.restore_search(self.final_norm()(streams[0]), indexes[0], removed[0]), aux
+            feat = self.final_norm()(self.merge_streams(restored))
+        else:
+            feat = self.restore_search(self.final_norm()(streams[0]), indexes[0], removed[0])
+        return (self.search_tokens(feat) if search_only else feat), aux
+
+    def trims_last_block(self, keep_ratio: float | None) -> bool:
+        """Whether a search-only forward can run the last block for the search tokens alone: one stream with the
+        search tokens last, and a last block that is a plain CEBlock eliminating nothing (candidate elimination
+        scores search tokens with the template queries)."""
+        last = self.transformer_blocks()[-1]
+        return (self.layout.streams == 1 and not self.layout.search_first and not self.layout.extra_tokens
+                and self.num_prefix_tokens == 0 and type(last).forward is CEBlock.forward
+                and type(last).forward_tail is CEBlock.forward_tail and last.active_keep_ratio(keep_ratio) >= 1)
 
     def run_blocks(self, streams: list[torch.Tensor], template_mask: torch.Tensor | None,
-                   keep_ratio: float | None) -> tuple[list[torch.Tensor], list[torch.Tensor], list[list]]:
+                   keep_ratio: float | None, trim_last: bool = False
+                   ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[list]]:
         """All transformer blocks over every stream; returns the tokens, the kept search indices and the
-        removed ones per stream."""
+        removed ones per stream. trim_last (see `trims_last_block`): the last block's output is the search
+        tokens only."""
         num_template = self.layout.num_templates * self.num_template_tokens
         batch, device = streams[0].shape[0], streams[0].device
         indexes = [torch.arange(self.num_search_tokens, device=device).expand(batch, -1) for _ in streams]
         removed = [[] for _ in streams]
-        for i, block in enumerate(self.transformer_blocks()):
+        blocks = self.transformer_blocks()
+        for i, block in enumerate(blocks):
+            if trim_last and i == len(blocks) - 1:
+                streams[0] = block.forward_tail(streams[0], num_template)
+                break
             for s in range(len(streams)):
                 streams[s], indexes[s], gone = block(streams[s], num_template, indexes[s], template_mask,
                                                      keep_ratio, stream=s)

@@ -11,13 +11,19 @@ with a random backbone the near-0.5 start makes the focal loss swamp the box los
 
 Box decoding (`cal_bbox`): take the arg-max cell (x, y) of the score map; the box is
 (cx, cy, w, h) = ((x + off_x) / n, (y + off_y) / n, w, h), normalised to the search crop (n = grid side).
+A tracker reads the size and offset maps at that one cell only: `box_at_peak` runs the size and offset towers on
+the cell's receptive field alone (9 x 9 cells of the input, where the full maps take n x n) and gives the same box.
 """
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
+
+TOWER_DEPTH = 4  # 3x3 convolutions per tower: a cell's output reads the input within this many cells of it
 
 
 def conv_bn_relu(in_planes: int, out_planes: int) -> nn.Sequential:
@@ -47,9 +53,9 @@ class CenterPredictor(nn.Module):
         if size_branch:
             towers["size"] = 2
         for name, out_channels in towers.items():
-            for i in range(4):
+            for i in range(TOWER_DEPTH):
                 self.add_module(f"conv{i + 1}_{name}", conv_bn_relu(widths[i], widths[i + 1]))
-            self.add_module(f"conv5_{name}", nn.Conv2d(widths[4], out_channels, kernel_size=1))
+            self.add_module(f"conv5_{name}", nn.Conv2d(widths[TOWER_DEPTH], out_channels, kernel_size=1))
         for p in self.parameters():
             if p.dim() > 1:
                 nn.init.xavier_uniform_(p)
@@ -57,19 +63,40 @@ class CenterPredictor(nn.Module):
             nn.init.constant_(self.conv5_ctr.bias, math.log(score_prior / (1 - score_prior)))
 
     def _tower(self, name: str, x: torch.Tensor) -> torch.Tensor:
-        for i in range(1, 6):
+        for i in range(1, TOWER_DEPTH + 2):
             x = getattr(self, f"conv{i}_{name}")(x)
         return x
 
-    def get_score_map(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """x: (B, C, n, n) -> score (B, 1, n, n), size (B, 2, n, n), offset (B, 2, n, n)."""
-        score = _clamped_sigmoid(self._tower("ctr", x))
-        offset = self._tower("offset", x)
+    def _box_towers(self, x: torch.Tensor, tower: Callable[[str, torch.Tensor], torch.Tensor]
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(size, offset) from the offset and size towers run by `tower(name, x)`, sigmoid applied to size."""
+        offset = tower("offset", x)
         if self.size_branch:
-            size = self._tower("size", x)
+            size = tower("size", x)
         else:
             offset, size = offset[:, :2], offset[:, 2:]
-        return score, _clamped_sigmoid(size), offset
+        return _clamped_sigmoid(size), offset
+
+    def score_map(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, C, n, n) -> score (B, 1, n, n)."""
+        return _clamped_sigmoid(self._tower("ctr", x))
+
+    def get_score_map(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x: (B, C, n, n) -> score (B, 1, n, n), size (B, 2, n, n), offset (B, 2, n, n)."""
+        return (self.score_map(x), *self._box_towers(x, self._tower))
+
+    def size_offset_at(self, x: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The size and offset maps of `x` (B, C, n, n) at one cell per sample, `index` (B, 1) row-major, each
+        (B, 2, 1): the towers run on the (2 * TOWER_DEPTH + 1)^2 cells around it (zeros beyond the map, as the
+        convolutions' padding), and after each 3x3 convolution keep the cells whose inputs were all there."""
+        window, inside = receptive_field(x, index, TOWER_DEPTH)
+
+        def local_tower(name: str, y: torch.Tensor) -> torch.Tensor:
+            for i in range(1, TOWER_DEPTH + 1):
+                y = getattr(self, f"conv{i}_{name}")(y)[:, :, 1:-1, 1:-1] * inside[:, :, i:-i, i:-i]
+            return getattr(self, f"conv5_{name}")(y).flatten(2)
+
+        return self._box_towers(window, local_tower)
 
     def forward(self, x: torch.Tensor, gt_score_map: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -83,12 +110,37 @@ class CenterPredictor(nn.Module):
                  return_score: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Decode the (B, 4) normalised cxcywh box at the score map's arg-max (and the max score if asked)."""
         max_score, idx = torch.max(score_map.flatten(1), dim=1, keepdim=True)
+        gather_idx = idx.unsqueeze(1).expand(-1, 2, 1)
+        bbox = self._box(idx, size_map.flatten(2).gather(2, gather_idx), offset_map.flatten(2).gather(2, gather_idx))
+        return (bbox, max_score) if return_score else bbox
+
+    def box_at_peak(self, response: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """cal_bbox(response, size_map, offset_map, return_score=True) for the maps of head input `x`, without
+        computing those maps: the size and offset come from `size_offset_at` the peak of `response` (B, 1, n, n),
+        e.g. the score map times a window."""
+        max_score, idx = torch.max(response.flatten(1), dim=1, keepdim=True)
+        return self._box(idx, *self.size_offset_at(x, idx)), max_score
+
+    def _box(self, idx: torch.Tensor, size: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+        """Normalised (B, 4) cxcywh from the peak cell `idx` (B, 1) and its size and offset (B, 2, 1)."""
+        size, offset = size.squeeze(-1), offset.squeeze(-1)
         idx_y = torch.div(idx, self.feat_sz, rounding_mode="floor")
         idx_x = idx % self.feat_sz
-        gather_idx = idx.unsqueeze(1).expand(-1, 2, 1)
-        size = size_map.flatten(2).gather(2, gather_idx).squeeze(-1)
-        offset = offset_map.flatten(2).gather(2, gather_idx).squeeze(-1)
-        bbox = torch.cat([(idx_x.to(offset.dtype) + offset[:, :1]) / self.feat_sz,
+        return torch.cat([(idx_x.to(offset.dtype) + offset[:, :1]) / self.feat_sz,
                           (idx_y.to(offset.dtype) + offset[:, 1:]) / self.feat_sz, size], dim=1)
-        return (bbox, max_score) if return_score else bbox
+
+
+def receptive_field(x: torch.Tensor, index: torch.Tensor, radius: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (B, C, 2r + 1, 2r + 1) window of `x` (B, C, n, m) centred on each sample's cell `index` (B, 1)
+    (row-major; zeros beyond the map) and a (B, 1, 2r + 1, 2r + 1) mask of the window cells inside the map.
+    Tensor indexing only (no host sync), so a CUDA graph can capture it."""
+    height, width = x.shape[-2:]
+    offsets = torch.arange(2 * radius + 1, device=x.device)
+    rows = torch.div(index, width, rounding_mode="floor") + offsets  # (B, 2r + 1), in the padded map
+    cols = index % width + offsets
+    window = F.pad(x, (radius,) * 4)[torch.arange(x.shape[0], device=x.device)[:, None, None], :,
+                                     rows[:, :, None], cols[:, None, :]]  # (B, 2r + 1, 2r + 1, C)
+    inside = ((rows >= radius) & (rows < height + radius))[:, :, None] \
+        & ((cols >= radius) & (cols < width + radius))[:, None, :]
+    return window.permute(0, 3, 1, 2), inside.unsqueeze(1).to(x.dtype)
 

@@ -79,17 +79,34 @@ def eliminate_candidates(tokens: torch.Tensor, scores: torch.Tensor, num_templat
     Returns the new token sequence, the original grid indices of the kept search tokens and of the removed ones
     (None when nothing is removed).
     """
+    split = candidate_split(scores, keep_ratio)
+    if split is None:
+        return tokens, global_index, None
+    keep, drop = split
+    return kept_tokens(tokens, keep, num_template), global_index.gather(1, keep), global_index.gather(1, drop)
+
+
+def candidate_split(scores: torch.Tensor, keep_ratio: float) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(kept, removed) search-token positions (B, n) for `scores` (B, L_s), the kept ones in descending score
+    order; None when the ratio keeps every token."""
     num_search = scores.shape[1]
     num_keep = math.ceil(keep_ratio * num_search)
     if num_keep >= num_search:
-        return tokens, global_index, None
+        return None
     # A full sort, as the reference does (topk was slow on GPU); the kept tokens follow in score order.
     order = torch.sort(scores, dim=1, descending=True).indices
-    keep, drop = order[:, :num_keep], order[:, num_keep:]
-    search = tokens[:, num_template:]
-    kept = search.gather(1, keep.unsqueeze(-1).expand(-1, -1, search.shape[-1]))
-    tokens = torch.cat([tokens[:, :num_template], kept], dim=1)
-    return tokens, global_index.gather(1, keep), global_index.gather(1, drop)
+    return order[:, :num_keep], order[:, num_keep:]
+
+
+def kept_tokens(tokens: torch.Tensor, keep: torch.Tensor, num_template: int, dim: int = 1) -> torch.Tensor:
+    """The template tokens, then the search tokens at positions `keep` (B, n), along the token axis `dim` of
+    `tokens` (batch first)."""
+    search = tokens.narrow(dim, num_template, tokens.shape[dim] - num_template)
+    batch = torch.arange(keep.shape[0], device=keep.device)[:, None]
+    # Advanced indexing copies whole rows (about 3x faster here than gather with an expanded index); with
+    # slices between the two indices, the picked axis comes first after the batch axis.
+    picked = search[(batch,) + (slice(None),) * (dim - 1) + (keep,)].movedim(1, dim)
+    return torch.cat([tokens.narrow(dim, 0, num_template), picked], dim=dim)
 
 
 def restore_search_tokens(search: torch.Tensor, global_index: torch.Tensor, num_search: int) -> torch.Tensor:
@@ -105,6 +122,8 @@ class CEBlock(Block):
     keep_ratio: this block's own keep ratio; 1.0 makes it a plain block. A ratio passed to `forward` (the
     training warm-up) replaces it, but only in blocks whose own ratio is below 1, and a passed 1.0 disables CE.
     """
+
+    skip_eliminated = False  # set by `skip_eliminated_tokens` (the test-time build): see `_forward_kept`
 
     def __init__(self, dim: int, num_heads: int, keep_ratio: float = 1.0, **block_kwargs):
         super().__init__(dim, num_heads, **block_kwargs)
@@ -123,6 +142,8 @@ class CEBlock(Block):
         ratio = self.active_keep_ratio(keep_ratio)
         if ratio >= 1:
             return super().forward(x), global_index, None
+        if self.skip_eliminated and not self.training:
+            return self._forward_kept(x, num_template, global_index, template_mask, ratio)
         attn_out, scores = self.attention_with_scores(self.norm1(x), num_template, template_mask)
         x = x + self.drop_path1(self.ls1(attn_out))
         x, global_index, removed = eliminate_candidates(x, scores, num_template, ratio, global_index)
@@ -132,12 +153,53 @@ class CEBlock(Block):
     def attention_with_scores(self, x: torch.Tensor, num_template: int, template_mask: torch.Tensor | None
                               ) -> tuple[torch.Tensor, torch.Tensor]:
         """The timm attention forward, plus the search-token scores from the same q and k."""
+        q, k, v = self._heads(x)
+        return self._attend(q, k, v), search_token_scores(q, k, num_template, template_mask, self.attn.scale)
+
+    def _forward_kept(self, x: torch.Tensor, num_template: int, global_index: torch.Tensor,
+                      template_mask: torch.Tensor | None, ratio: float
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The eliminating forward (eval mode: no dropout) with attention outputs and the projection computed for
+        the tokens that stay only: the others' results would be dropped right after. Same outputs, fewer FLOPs
+        than the official model's (so only the test-time build takes it, not the profiled model)."""
+        q, k, v = self._heads(self.norm1(x))
+        split = candidate_split(search_token_scores(q, k, num_template, template_mask, self.attn.scale), ratio)
+        removed = None
+        if split is not None:
+            keep, drop = split
+            q, x = kept_tokens(q, keep, num_template, dim=2), kept_tokens(x, keep, num_template)
+            global_index, removed = global_index.gather(1, keep), global_index.gather(1, drop)
+        x = x + self.drop_path1(self.ls1(self._attend(q, k, v)))
+        x = x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
+        return x, global_index, removed
+
+    def forward_tail(self, x: torch.Tensor, start: int) -> torch.Tensor:
+        """The plain block's output for the tokens x[:, start:] only (every token still gives keys and values):
+        the last block of a tracker whose head reads the search tokens alone needs no more."""
+        q, k, v = self._heads(self.norm1(x))
+        x = x[:, start:] + self.drop_path1(self.ls1(self._attend(q[:, :, start:], k, v)))
+        return x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
+
+    def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """timm's attention up to the heads: normalised q, k and v, each (B, heads, L, head_dim)."""
         attn: nn.Module = self.attn
         batch, length, _ = x.shape
         qkv = attn.qkv(x).reshape(batch, length, 3, attn.num_heads, attn.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
-        q, k = attn.q_norm(q), attn.k_norm(k)
+        return attn.q_norm(q), attn.k_norm(k), v
+
+    def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """timm's attention from the heads on: attention of q over k / v, merged heads, output projection."""
+        attn: nn.Module = self.attn
         out = F.scaled_dot_product_attention(q, k, v, dropout_p=attn.attn_drop.p if self.training else 0.0)
-        out = out.transpose(1, 2).reshape(batch, length, -1)
-        out = attn.proj_drop(attn.proj(attn.norm(out)))
-        return out, search_token_scores(q, k, num_template, template_mask, attn.scale)
+        out = out.transpose(1, 2).reshape(q.shape[0], q.shape[2], -1)
+        return attn.proj_drop(attn.proj(attn.norm(out)))
+
+
+def skip_eliminated_tokens(module: nn.Module) -> int:
+    """Let every CEBlock inside `module` skip, in eval mode, the attention outputs and projection of the tokens
+    it eliminates (test-time build); returns how many blocks."""
+    blocks = [m for m in module.modules() if isinstance(m, CEBlock)]
+    for block in blocks:
+        block.skip_eliminated = True
+    return len(blocks)

@@ -25,6 +25,9 @@ from torchvision.models.resnet import Bottleneck
 
 ROWS_HINT = 512  # rows (tokens) the linear packing is tuned for; other row counts run as fast on it
 MAX_CONV_SHAPES = 4  # input shapes a convolution keeps a packing for (template, search, batched: a few)
+# Cross-attention leaves keys and values unprojected when FEW_QUERIES * queries * heads <= width: then it costs at
+# most a quarter of the multiply-adds of projecting them (see PackedMultiheadAttention._attend_unprojected).
+FEW_QUERIES = 4
 
 
 def packing_available() -> bool:
@@ -138,7 +141,8 @@ def _pack_rows(weight: torch.Tensor) -> torch.Tensor:
 class PackedMultiheadAttention(_PackedLayer, nn.MultiheadAttention):
     """nn.MultiheadAttention (sequence-first, one embedding width, no added key/value biases) whose projections
     run on packed weights when only the attention output is asked for: the same projections, key-padding mask and
-    scaled_dot_product_attention as F.multi_head_attention_forward, without its per-call argument handling."""
+    scaled_dot_product_attention as F.multi_head_attention_forward, without its per-call argument handling; a
+    few queries over many keys attend without projecting the keys and values (`_attend_unprojected`)."""
 
     @torch.no_grad()
     def repack(self) -> None:
@@ -166,23 +170,55 @@ class PackedMultiheadAttention(_PackedLayer, nn.MultiheadAttention):
             return super().forward(query, key, value, key_padding_mask=key_padding_mask, need_weights=need_weights,
                                    attn_mask=attn_mask, average_attn_weights=average_attn_weights,
                                    is_causal=is_causal)
+        length, batch, _ = query.shape
+        mask = None
+        if key_padding_mask is not None:  # True = padding, as a float mask the way the module builds it
+            mask = torch.zeros(key_padding_mask.shape, dtype=query.dtype).masked_fill_(key_padding_mask,
+                                                                                       float("-inf"))
+            mask = mask.view(batch, 1, 1, -1)
+        if query is not key and FEW_QUERIES * length * self.num_heads <= self.embed_dim:
+            out = self._attend_unprojected(self._project(query, "q"), key, value, mask)
+        else:
+            out = self._attend_projected(query, key, value, mask)
+        return torch.ops.mkldnn._linear_pointwise(out, self._packed["out"], self.out_proj.bias, "none", [], ""), None
+
+    def _attend_projected(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                          mask: torch.Tensor | None) -> torch.Tensor:
+        """The module's attention: project queries, keys and values, then scaled_dot_product_attention."""
         if query is key:
             q, k = self._project(query, "qk").chunk(2, dim=-1)
         else:
             q, k = self._project(query, "q"), self._project(key, "k")
         v = self._project(value, "v")
         length, batch, _ = query.shape
-        heads, mask = self.num_heads, None
 
         def split(x: torch.Tensor) -> torch.Tensor:  # (L, B, E) -> (B, heads, L, E / heads)
-            return x.reshape(x.shape[0], batch, heads, self.head_dim).permute(1, 2, 0, 3)
+            return x.reshape(x.shape[0], batch, self.num_heads, self.head_dim).permute(1, 2, 0, 3)
 
-        if key_padding_mask is not None:  # True = padding, as a float mask the way the module builds it
-            mask = torch.zeros(key_padding_mask.shape, dtype=q.dtype).masked_fill_(key_padding_mask, float("-inf"))
-            mask = mask.view(batch, 1, 1, -1)
         out = F.scaled_dot_product_attention(split(q), split(k), split(v), attn_mask=mask)
-        out = out.permute(2, 0, 1, 3).reshape(length, batch, self.embed_dim)
-        return torch.ops.mkldnn._linear_pointwise(out, self._packed["out"], self.out_proj.bias, "none", [], ""), None
+        return out.permute(2, 0, 1, 3).reshape(length, batch, self.embed_dim)
+
+    def _attend_unprojected(self, q: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                            mask: torch.Tensor | None) -> torch.Tensor:
+        """The same attention for projected queries q (Lq, B, E) over keys and values left unprojected. Per head
+        h, q_h . (W_k,h k + b_k,h) = (W_k,h^T q_h) . k plus a term equal for every key, which the softmax drops;
+        and the weighted sum of W_v,h v + b_v,h is W_v,h (the weighted sum of v) + b_v,h, as the weights sum to
+        1. For a few queries over many keys (a DETR decoder's cross-attention) that costs 2 Lq H E multiply-adds
+        per key instead of the 2 E^2 of projecting it; equal up to float rounding."""
+        length, batch, width = q.shape
+        heads, dim = self.num_heads, self.head_dim
+        w_k = self.in_proj_weight[self._rows("k")].view(heads, dim, width)
+        w_v = self.in_proj_weight[self._rows("v")].view(heads, dim, width)
+        q = q.reshape(length, batch, heads, dim) * dim ** -0.5
+        scores = torch.bmm(torch.einsum("lbhd,hde->bhle", q, w_k).reshape(batch, heads * length, width),
+                           key.permute(1, 2, 0))  # (B, H Lq, Lk)
+        if mask is not None:
+            scores = scores + mask.view(batch, 1, -1)
+        pooled = torch.bmm(scores.softmax(dim=-1), value.transpose(0, 1)).view(batch, heads, length, width)
+        out = torch.einsum("bhle,hde->lbhd", pooled, w_v)
+        if self.in_proj_bias is not None:
+            out = out + self.in_proj_bias[self._rows("v")].view(heads, dim)
+        return out.reshape(length, batch, width)
 
 
 def _packed_twin(layer: nn.Module) -> nn.Module | None:

@@ -28,6 +28,7 @@ import torch
 import torch.nn as nn
 
 from lib.config.defaults import input_normalisation
+from lib.models.layers.candidate_elimination import skip_eliminated_tokens
 from lib.models.layers.fold_bn import fold_batchnorm
 from lib.models.layers.packed import pack_layers
 from lib.test.parameter import TrackerParams
@@ -129,9 +130,11 @@ def prepare_for_inference(net: nn.Module) -> nn.Module:
     """Test-time rewrites that keep the outputs (to float rounding) and only apply to a frozen network: fixed
     BatchNorm folded into the convolutions before it; on the CPU, linear and convolution weights pre-packed for
     oneDNN (lib/models/layers/packed.py), whose convolutions keep activations channels-last (no reorders between
-    layers, and a vectorised max-pool), and the remaining 4-D weights channels-last too. Training never sees them
-    (the tracker build alone calls this, after the checkpoint is loaded)."""
+    layers, and a vectorised max-pool), and the remaining 4-D weights channels-last too; candidate-elimination
+    blocks skip the attention outputs of the tokens they drop. Training never sees them (the tracker build alone
+    calls this, after the checkpoint is loaded)."""
     fold_batchnorm(net)
+    skip_eliminated_tokens(net)
     if all(p.device.type == "cpu" for p in net.parameters()):
         net.to(memory_format=torch.channels_last)
         pack_layers(net)

@@ -1,0 +1,134 @@
+"""The trimmed tracking step of the one-stream trackers gives what the full forward gives at the cells it reads:
+the size and offset towers run at the peak cell alone, and the last ViT block for the search tokens alone."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lib.families import get_family, load_config
+from lib.families.ostrack.tracker import OSTrackTracker
+from lib.models.heads.center import CenterPredictor
+from lib.models.layers.candidate_elimination import skip_eliminated_tokens
+from lib.test.parameter import TrackerParams
+from lib.test.tracker.base import prepare_for_inference
+from lib.test.tracker.speed import randomise_norm_statistics
+
+RTOL = 1e-5
+
+
+def assert_close(out: torch.Tensor, ref: torch.Tensor) -> None:
+    assert out.shape == ref.shape
+    assert float((out - ref).abs().max()) <= RTOL * float(ref.abs().max())
+
+
+def head(size_branch: bool, feat_sz: int = 16) -> CenterPredictor:
+    torch.manual_seed(0)
+    net = CenterPredictor(inplanes=48, channel=32, feat_sz=feat_sz, size_branch=size_branch).eval()
+    randomise_norm_statistics(net)
+    return net
+
+
+def at_cells(maps: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    return maps.flatten(2).gather(2, index.unsqueeze(1).expand(-1, maps.shape[1], 1))
+
+
+@pytest.mark.parametrize("size_branch", [True, False])
+@pytest.mark.parametrize("prepared", [False, True], ids=["plain", "inference_build"])
+def test_towers_at_one_cell_equal_the_full_maps_there(size_branch, prepared):
+    net = head(size_branch)
+    x = torch.randn(4, 48, 16, 16)
+    with torch.no_grad():
+        _, size, offset = net.get_score_map(x)
+    # corners, an edge cell and an interior one: the window reaches past the map on every side but the last
+    index = torch.tensor([[0], [16 * 16 - 1], [16 * 3 + 15], [16 * 8 + 7]])
+    if prepared:
+        prepare_for_inference(net)
+    with torch.inference_mode():
+        size_at, offset_at = net.size_offset_at(x, index)
+    assert_close(size_at, at_cells(size, index))
+    assert_close(offset_at, at_cells(offset, index))
+
+
+def test_box_at_peak_equals_cal_bbox_on_the_full_maps():
+    net = head(True)
+    x = torch.randn(2, 48, 16, 16)
+    response = torch.rand(2, 1, 16, 16)
+    with torch.no_grad():
+        _, size, offset = net.get_score_map(x)
+        expected, expected_peak = net.cal_bbox(response, size, offset, return_score=True)
+        box, peak = net.box_at_peak(response, x)
+    assert_close(box, expected)
+    assert torch.equal(peak, expected_peak)
+
+
+def tiny_ostrack() -> torch.nn.Module:
+    torch.manual_seed(0)
+    net = get_family("ostrack").build_model(load_config("ostrack", "tiny"), False)
+    randomise_norm_statistics(net)
+    with torch.no_grad():  # well-separated candidate scores, so summation order cannot change the kept tokens
+        for block in net.backbone.blocks:
+            block.attn.qkv.weight[:2 * block.attn.qkv.in_features] *= 8
+    return net.eval()
+
+
+@pytest.mark.parametrize("prepared", [False, True], ids=["plain", "inference_build"])
+@pytest.mark.parametrize("keep_ratio", [None, 1.0])
+def test_search_only_backbone_equals_the_search_tokens_of_the_full_one(prepared, keep_ratio):
+    net = tiny_ostrack()
+    backbone = net.backbone
+    assert backbone.trims_last_block(keep_ratio)
+    z, x = torch.randn(2, 3, 64, 64), torch.randn(2, 3, 128, 128)
+    with torch.no_grad():
+        full, full_aux = backbone(z, x, keep_ratio=keep_ratio)
+    if prepared:
+        prepare_for_inference(net)
+    with torch.inference_mode():
+        search, aux = backbone(z, x, keep_ratio=keep_ratio, search_only=True)
+    assert_close(search, backbone.search_tokens(full))
+    assert len(aux["removed_indexes_s"]) == len(full_aux["removed_indexes_s"]) == (2 if keep_ratio is None else 0)
+    for ours, ref in zip(aux["removed_indexes_s"], full_aux["removed_indexes_s"]):
+        assert torch.equal(ours, ref)
+
+
+def test_last_block_with_candidate_elimination_is_not_trimmed():
+    torch.manual_seed(0)
+    cfg = load_config("ostrack", "tiny", opts=["MODEL.BACKBONE.CE_LOC", "[1, 3]"])
+    net = get_family("ostrack").build_model(cfg, False).eval()
+    assert not net.backbone.trims_last_block(None)
+    z, x = torch.randn(1, 3, 64, 64), torch.randn(1, 3, 128, 128)
+    with torch.no_grad():
+        full, _ = net.backbone(z, x)
+        search, _ = net.backbone(z, x, search_only=True)
+    assert torch.equal(search, net.backbone.search_tokens(full))
+
+
+@pytest.mark.parametrize("weight", [1.0, 0.0])
+def test_tracker_step_box_equals_the_full_forward_box(weight):
+    net = tiny_ostrack()
+    params = TrackerParams.create("ostrack", "tiny", load_weights=False, opts=["TEST.WINDOW_WEIGHT", str(weight)])
+    tracker = OSTrackTracker(params, net=prepare_for_inference(net))
+    z, x = torch.randn(3, 3, 64, 64), torch.randn(3, 3, 128, 128)
+    with torch.inference_mode():
+        full = tracker.locate(net(z, x))
+        step = tracker.forward_tensors(z, x, None)
+    assert "size_map" not in step and "backbone_feat" not in step
+    assert_close(step["score_map"], full["score_map"])
+    assert_close(step["peak_box"], full["peak_box"])
+    assert_close(step["peak_score"], full["peak_score"])
+
+
+def test_eliminating_blocks_of_the_inference_build_equal_the_plain_path():
+    """In the test-time build a CE block computes attention outputs and the projection for the tokens it keeps
+    only (in eval mode); the plain eval model keeps the official path, whose FLOPs the profiles report."""
+    net = tiny_ostrack()
+    z, x = torch.randn(2, 3, 64, 64), torch.randn(2, 3, 128, 128)
+    with torch.no_grad():
+        full, full_aux = net.backbone(z, x)
+    assert skip_eliminated_tokens(net) == 4
+    with torch.no_grad():
+        kept, aux = net.backbone(z, x)
+    assert all(block.skip_eliminated for block in net.backbone.blocks)
+    assert len(aux["removed_indexes_s"]) == 2
+    for ours, ref in zip(aux["removed_indexes_s"], full_aux["removed_indexes_s"]):
+        assert torch.equal(ours, ref)
+    assert_close(kept, full)
