@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lib.families import Family, Lazy, TinyRun
+from lib.families.ostrack import data_options  # the Gaussian centre label on the MODEL.BACKBONE.STRIDE grid
 from lib.families.tinysiam.config import add_config
 
 if TYPE_CHECKING:
@@ -21,11 +22,6 @@ def build_actor(net: "nn.Module", cfg: "CfgNode", script: str):
     from lib.families.tinysiam.actor import TinySiamActor
 
     return TinySiamActor(net, cfg)
-
-
-def data_options(cfg: "CfgNode", script: str) -> dict:
-    """The processing adds the Gaussian centre label of each search crop on the feature grid."""
-    return {"sampler": {}, "processing": {"heatmap_stride": cfg.MODEL.BACKBONE.STRIDE}}
 
 
 def dummy_inputs(cfg: "CfgNode", device: "torch.device | str") -> tuple:

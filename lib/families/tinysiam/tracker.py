@@ -57,6 +57,15 @@ class TinySiamTracker(OSTrackTracker):
             self.state.scale = scales[best]
             return self.finish_frame(image, crops[best], split_batch(out, len(crops))[best])
 
+    def next_state_box(self, whole: list[float], clipped: list[float], height: int, width: int) -> list[float]:
+        """The whole box, its centre kept in the frame: clipping it would shrink the size the scale search
+        carries whenever the target is partly out of view (the reported box is still clipped)."""
+        if not self.params.cfg.TEST.SCALE_STEP:
+            return list(clipped)
+        x, y, w, h = whole
+        cx, cy = min(max(x + w / 2, 0.0), width), min(max(y + h / 2, 0.0), height)
+        return [cx - w / 2, cy - h / 2, w, h]
+
     def decode_box(self, out: dict, search: Crop) -> tuple[torch.Tensor, dict]:
         test = self.params.cfg.TEST
         if not test.SCALE_STEP:

@@ -200,10 +200,15 @@ class NetworkTracker(BaseTracker):
         size = self.params.search_size
         box, extras = self.decode_box(out, search)
         box_px = [float(v) * size for v in torch.as_tensor(box).flatten().tolist()]
-        state.box = clip_box(map_box_back(box_px, state.box, search.resize_factor, size),
-                             height, width, margin=self.clip_margin)
+        whole = map_box_back(box_px, state.box, search.resize_factor, size)
+        reported = clip_box(whole, height, width, margin=self.clip_margin)
+        state.box = self.next_state_box(whole, reported, height, width)
         self.update_templates(image, out, extras)
-        return {"target_bbox": list(state.box), **extras}
+        return {"target_bbox": reported, **extras}
+
+    def next_state_box(self, whole: list[float], clipped: list[float], height: int, width: int) -> list[float]:
+        """The box the next frame searches around: by default the reported one, clipped to the frame."""
+        return list(clipped)
 
     @classmethod
     def forward_search_batch(cls, trackers: list["NetworkTracker"], searches: list[Crop]) -> list[Any]:

@@ -78,3 +78,22 @@ def test_scale_search_takes_the_best_penalised_scale_and_part_of_its_size_change
 def test_an_unknown_correlation_fails_naming_the_key_and_the_choices():
     with pytest.raises(ConfigError, match="MODEL.CORRELATION.*'normalized', 'raw'"):
         load_config("tinysiam", "tiny", ["MODEL.CORRELATION", "cosine"])
+
+
+@pytest.mark.parametrize("scale_step", [0.0, 0.1])
+def test_a_target_partly_out_of_view_keeps_its_size_for_the_scale_search(scale_step):
+    from lib.test.parameter import TrackerParams
+
+    params = TrackerParams.create("tinysiam", "tiny", load_weights=False,
+                                  opts=["TEST.SCALE_STEP", str(scale_step), "TEST.MIN_SCORE", "0"])
+    tracker = params.family.build_tracker(params)
+    feat_sz = params.search_size // params.cfg.MODEL.BACKBONE.STRIDE
+    tracker.net.track = fake_step([0.5, 0.9, 0.5], feat_sz)  # scale 1, peak at the centre, size head 0.05
+    frame = np.zeros((240, 320, 3), np.uint8)
+    tracker.initialize(frame, {"init_bbox": [300.0, 100.0, 40.0, 30.0]})  # 20 px of it beyond the right edge
+    reported = tracker.track(frame)["target_bbox"]
+    assert reported[0] + reported[2] <= 320  # what is reported stays in the frame
+    if scale_step:
+        assert tracker.state.box == pytest.approx([300.0, 100.0, 40.0, 30.0], abs=1e-3)
+    else:  # the size head's decoding keeps the clipped box, as OSTrack does
+        assert tracker.state.box == pytest.approx(reported)
