@@ -62,6 +62,7 @@ def captured_runs(monkeypatch, tracker: Tracker, sequences, batch: int) -> dict[
     ("stark_s", []),
     ("stark_st", ["DATA.MAX_SAMPLE_INTERVAL", "2"]),  # dynamic templates may update every second frame
     ("ostrack", []),
+    ("tinysiam", ["TEST.SCALE_STEP", "0"]),
 ])
 def test_batched_equals_one_by_one(name, opts, sequences, tmp_path, monkeypatch):
     clear_network_cache()
@@ -96,6 +97,13 @@ def test_tracker_without_batched_forward_is_refused(sequences, tmp_path):
         assert not os.path.exists(result_files(tracker, sequences[0])[0])
     finally:
         families.unregister(NO_BATCH.name)
+
+
+def test_a_setting_that_needs_more_than_one_search_crop_is_refused_naming_it(sequences, tmp_path):
+    tracker = make_tracker("tinysiam", str(tmp_path), ["TEST.SCALE_STEP", "0.05"])
+    with pytest.raises(UserError, match="--batch_sequences: .*TEST.SCALE_STEP = 0.05"):
+        run_dataset(sequences, tracker, progress=False, batch_sequences=2)
+    assert not os.path.exists(result_files(tracker, sequences[0])[0])
 
 
 def test_cli_flag(sequences, tmp_path, monkeypatch, capsys):

@@ -41,6 +41,12 @@ class TinySiamTracker(OSTrackTracker):
                                           torch.cat([s.tensor for s in searches]))
         return split_batch(out, len(trackers))
 
+    def unbatchable_setting(self) -> str | None:
+        if self.params.cfg.TEST.SCALE_STEP:
+            return (f"TinySiam's scale search (TEST.SCALE_STEP = {self.params.cfg.TEST.SCALE_STEP}) cuts three search "
+                    f"crops a frame, which the batched forward does not; set TEST.SCALE_STEP 0 to batch")
+        return None
+
     def track(self, image: np.ndarray, info: dict | None = None) -> dict:
         test = self.params.cfg.TEST
         if not test.SCALE_STEP:

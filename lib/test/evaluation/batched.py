@@ -38,10 +38,12 @@ class _Slot:
 def check_batchable(tracker: Tracker) -> None:
     params = tracker.get_parameters()
     built = params.family.build_tracker
-    cls = type(built(params)) if built is not None else None
-    if cls is None or not issubclass(cls, NetworkTracker) or not cls.supports_batching():
+    instance = built(params) if built is not None else None
+    if not isinstance(instance, NetworkTracker) or not instance.supports_batching():
         raise UserError(f"--batch_sequences: tracker '{tracker.name}' has no batched forward; run it with "
                         f"--batch_sequences 1")
+    if (reason := instance.unbatchable_setting()) is not None:
+        raise UserError(f"--batch_sequences: {reason}; run it with --batch_sequences 1")
 
 
 def run_batched(todo: list[Any], tracker: Tracker, batch: int, debug: int = 0) -> Iterator[SequenceOutcome]:

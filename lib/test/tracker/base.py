@@ -221,6 +221,11 @@ class NetworkTracker(BaseTracker):
     def supports_batching(cls) -> bool:
         return cls.forward_search_batch.__func__ is not NetworkTracker.forward_search_batch.__func__
 
+    def unbatchable_setting(self) -> str | None:
+        """Why this tracker's configuration cannot run batched (a setting its `track` needs beyond one search crop),
+        or None."""
+        return None
+
     def encode_template(self, template: Crop, info: dict) -> None:
         self.state.template = template
 
