@@ -76,8 +76,7 @@ class TinySiamTracker(OSTrackTracker):
         test = self.params.cfg.TEST
         if not test.SCALE_STEP:
             return super().decode_box(out, search)
+        # The size the scale search found, through OSTrack's steadying (SIZE_RATE of the change, MIN_SCORE).
         box = out["peak_box"].view(-1, 4)[0]
-        previous = box.new_tensor(self.state.box[2:]) * search.resize_factor / self.params.search_size
-        if float(out["peak_score"].max()) < test.MIN_SCORE:
-            return torch.cat([box.new_tensor([0.5, 0.5]), previous]), {}
-        return torch.cat([box[:2], previous * (1 + test.SIZE_RATE * (self.state.scale - 1))]), {}
+        found = box.new_tensor(self.state.box[2:]) * self.state.scale * search.resize_factor / self.params.search_size
+        return self.steady_box(torch.cat([box[:2], found]), float(out["peak_score"].max()), search), {}
