@@ -13,6 +13,9 @@ def add_config(cfg: CfgNode, script: str) -> None:
     cfg.MODEL.BACKBONE.set_check("STRIDE", *at_least(1))
     # Side of the template-feature kernel (cells, odd) correlated with the search features.
     cfg.MODEL.KERNEL = 5
+    # Weights of the kernel's cells in the normalised correlation: "uniform", or "hann" (the centre counts most).
+    cfg.MODEL.KERNEL_WINDOW = "uniform"
+    cfg.MODEL.set_check("KERNEL_WINDOW", *one_of("uniform", "hann"))
     # "normalized": per-channel correlation coefficient (TM_CCOEFF_NORMED on features); "raw": SiamRPN++'s product.
     cfg.MODEL.CORRELATION = "normalized"
     cfg.MODEL.set_check("CORRELATION", *one_of("normalized", "raw"))

@@ -7,7 +7,7 @@ import torch
 
 from lib.config.node import ConfigError
 from lib.families import get_family, load_config
-from lib.families.tinysiam.model import normalized_xcorr
+from lib.families.tinysiam.model import normalized_xcorr, window_sums
 
 
 def test_normalized_xcorr_equals_opencv_tm_ccoeff_normed_per_channel():
@@ -21,8 +21,31 @@ def test_normalized_xcorr_equals_opencv_tm_ccoeff_normed_per_channel():
     assert ours[:, 6, 8].min() > 0.95  # the window the kernel was cut from
 
 
-def test_tracking_with_the_kernel_computed_once_equals_the_training_forward():
-    cfg = load_config("tinysiam", "tiny")
+def test_window_sums_weight_each_zero_padded_window_by_the_outer_product():
+    x = torch.randn(2, 3, 11, 13, dtype=torch.float64)
+    for window in ([1.0], [1.0, 1.0, 1.0], [0.25, 0.75, 1.0, 0.75, 0.25]):
+        window = torch.tensor(window, dtype=torch.float64)
+        k = len(window)
+        expected = torch.nn.functional.conv2d(x.reshape(6, 1, 11, 13), torch.outer(window, window)[None, None],
+                                              padding=k // 2).view_as(x)
+        torch.testing.assert_close(window_sums(x, window), expected)
+
+
+def test_the_weighted_correlation_is_the_weighted_correlation_coefficient():
+    rng = np.random.default_rng(1)
+    search, kernel = rng.random((1, 2, 9, 9)), rng.random((1, 2, 5, 5))
+    window = np.array([0.25, 0.75, 1.0, 0.75, 0.25])
+    ours = normalized_xcorr(torch.from_numpy(search), torch.from_numpy(kernel), torch.from_numpy(window))
+    weights = np.outer(window, window)
+    for c in range(2):
+        patch = search[0, c, 1:6, 3:8]  # the window centred on cell (3, 5)
+        cov = np.cov(patch.ravel(), kernel[0, c].ravel(), aweights=weights.ravel())
+        assert float(ours[0, c, 3, 5]) == pytest.approx(cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]), rel=1e-4)  # eps
+
+
+@pytest.mark.parametrize("kernel_window", ["uniform", "hann"])
+def test_tracking_with_the_kernel_computed_once_equals_the_training_forward(kernel_window):
+    cfg = load_config("tinysiam", "tiny", ["MODEL.KERNEL_WINDOW", kernel_window])
     net = get_family("tinysiam").build_model(cfg, False).eval()
     template = torch.randn(2, 3, cfg.DATA.TEMPLATE.SIZE, cfg.DATA.TEMPLATE.SIZE)
     search = torch.randn(2, 3, cfg.DATA.SEARCH.SIZE, cfg.DATA.SEARCH.SIZE)
