@@ -35,8 +35,8 @@ NATURAL_SHARE = 0.0
 PHOTO_OPTS = ["DATA.TRAIN.DATASETS_NAME", "[GOT10K_train_full,OBJECT_PHOTOS]", "DATA.TRAIN.DATASETS_RATIO", "[1,1]"]
 # What to expect (README "The quickstart"): a run is deterministic on one machine, not across machines.
 SPREAD = ("Expected (default size, 2-core CPU, README table), seeds 0 / 1 / 2: TinySiam beats OpenCV-MIL on the "
-          "synthetic split (40.4 / 38.0 / 36.1 against 26.9 / 28.4 / 28.2) and on the real-content split for seed 0 "
-          "only (61.1 / 52.6 / 46.9 against 51.5 / 55.0 / 55.6). Runs are deterministic on one machine, not across "
+          "synthetic split (39.1 / 37.6 / 39.0 against 24.0 / 30.9 / 28.2) and on the real-content split for seeds 0 "
+          "and 1 (60.4 / 60.0 / 44.9 against 50.8 / 54.6 / 52.1). Runs are deterministic on one machine, not across "
           "machines.")
 
 # Sizes: sequences and frames of the two splits, frame size, and overrides of the training length (the default size

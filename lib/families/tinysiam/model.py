@@ -2,7 +2,8 @@
 
 A shared stride-8 conv `backbone` embeds the template and the search crop; the centre `kernel` x `kernel` cells of
 the template features are correlated channel by channel with the search features (SiamRPN++'s depth-wise
-cross-correlation, Li et al. 2019), by default as a correlation coefficient per channel; OSTrack's centre head
+cross-correlation, Li et al. 2019), by default as a correlation coefficient per channel, optionally with the
+kernel's cells weighted by a Hann window so that the background in its corners counts little; OSTrack's centre head
 (`box_head`) reads the score, size and offset maps from the correlation alone. Matching by correlation is
 translation-equivariant by construction, which a one-stream ViT has to learn from data; normalising it keeps a
 bright or busy patch from outscoring the target. With a few minutes of training on generated data that is what lets
