@@ -91,8 +91,8 @@ def match_template(search: torch.Tensor, kernel: torch.Tensor, min_std: float = 
     kernels of pixels (tens of cells a side) the correlation runs by FFT and the window sums from integral
     images (float64, so that a flat window's variance stays zero): for three 144-pixel crops and a 37-pixel
     kernel 7 ms against 128 ms as a direct convolution (one thread).
-    Windows flatter than `min_std` (standard deviation per value; a grey level is 0.017 in a normalised crop)
-    score 0, as in OpenCV: their FFT rounding, divided by a near-zero spread, would be noise."""
+    Where the window or the kernel is flatter than `min_std` (standard deviation per value; a grey level is 0.017
+    in a normalised crop) the score is 0, as in OpenCV: rounding divided by a near-zero spread would be noise."""
     (kh, kw), (c, h, w) = kernel.shape[-2:], search.shape[-3:]
     centred = kernel - kernel.mean(dim=(2, 3), keepdim=True)
     size = (h + kh - 1, w + kw - 1)
@@ -102,8 +102,9 @@ def match_template(search: torch.Tensor, kernel: torch.Tensor, min_std: float = 
     wide = search.double()
     window_sum, window_sq = box_sums(wide, kh, kw), box_sums(wide * wide, kh, kw)
     window_var = (window_sq - window_sum * window_sum / (kh * kw)).sum(dim=1, keepdim=True).clamp(min=0)
-    score = numerator / (centred.square().sum().sqrt() * window_var.sqrt().to(search.dtype) + eps)
-    return score.masked_fill(window_var <= min_std ** 2 * kh * kw * c, 0.0)
+    kernel_sq, flat = centred.square().sum(), min_std ** 2 * kh * kw * c
+    score = numerator / (kernel_sq.sqrt() * window_var.sqrt().to(search.dtype) + eps)
+    return score.masked_fill((window_var <= flat) | (kernel_sq <= flat), 0.0)
 
 
 class TinySiam(nn.Module):

@@ -37,6 +37,14 @@ def test_match_template_equals_opencv_tm_ccoeff_normed_on_colour(shape):
     assert ours[6 + h // 2, 9 + w // 2] > 0.9  # the window the kernel was cut from
 
 
+def test_match_template_of_a_flat_kernel_is_zero_everywhere():
+    torch.manual_seed(0)
+    search = torch.rand(2, 3, 60, 60) * 4 - 2
+    # A uniform black target (its normalised red value): its mean's rounding must not score busy windows.
+    kernel = torch.full((1, 3, 9, 9), (0 - 0.485) / 0.229)
+    assert match_template(search, kernel).abs().max() == 0
+
+
 def test_window_sums_weight_each_zero_padded_window_by_the_outer_product():
     x = torch.randn(2, 3, 11, 13, dtype=torch.float64)
     for window in ([1.0], [1.0, 1.0, 1.0], [0.25, 0.75, 1.0, 0.75, 0.25]):
@@ -99,7 +107,8 @@ def fake_step(peaks: list[float], feat_sz: int):
 def test_scale_search_takes_the_best_penalised_scale_and_part_of_its_size_change(peaks, expected_scale):
     from lib.test.parameter import TrackerParams
 
-    opts = ["TEST.SCALE_STEP", "0.1", "TEST.SCALE_PENALTY", "0.97", "TEST.SIZE_RATE", "0.5"]
+    # The fake network's peaks alone decide (no pixel match on the blank frame).
+    opts = ["TEST.SCALE_STEP", "0.1", "TEST.SCALE_PENALTY", "0.97", "TEST.SIZE_RATE", "0.5", "TEST.PIXEL_WEIGHT", "0"]
     params = TrackerParams.create("tinysiam", "tiny", load_weights=False, opts=opts)
     tracker = params.family.build_tracker(params)
     feat_sz = params.search_size // params.cfg.MODEL.BACKBONE.STRIDE
@@ -124,7 +133,8 @@ def test_a_target_partly_out_of_view_keeps_its_size_for_the_scale_search(scale_s
     from lib.test.parameter import TrackerParams
 
     params = TrackerParams.create("tinysiam", "tiny", load_weights=False,
-                                  opts=["TEST.SCALE_STEP", str(scale_step), "TEST.MIN_SCORE", "0"])
+                                  opts=["TEST.SCALE_STEP", str(scale_step), "TEST.MIN_SCORE", "0",
+                                        "TEST.PIXEL_WEIGHT", "0"])
     tracker = params.family.build_tracker(params)
     feat_sz = params.search_size // params.cfg.MODEL.BACKBONE.STRIDE
     tracker.net.track = fake_step([0.5, 0.9, 0.5], feat_sz)  # scale 1, peak at the centre, size head 0.05
