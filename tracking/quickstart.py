@@ -27,8 +27,8 @@ TRACKERS = [(SCRIPT, CONFIG, "TinySiam"), ("opencv", "mil", "OpenCV-MIL"), ("hol
 DATASETS = ("lasot", "tnl2k")
 # Share of training sequences drawn with natural-image statistics (lib/synthetic/natural.py) instead of saturated
 # targets over soft clutter. Measured with the earlier TinyOSTrack (experiments/ostrack/quickstart.yaml) on the
-# real-content split (seed 0, 12 x 150 frames; OpenCV-MIL 51.02): share 0 gave AUC 27.22, share 0.5 gave 21.91 (and 31.60 against 24.02 on the synthetic split), so the default
-# stays 0 and the option is there to experiment with.
+# real-content split (seed 0, 12 x 150 frames; OpenCV-MIL 51.02): share 0 gave AUC 27.22, share 0.5 gave 21.91 (and
+# 31.60 against 24.02 on the synthetic split), so the default stays 0 and the option is there to experiment with.
 NATURAL_SHARE = 0.0
 # --photos: half of the training samples from real object photographs (OBJECT_PHOTOS). Measured (config header):
 # no clear gain for TinySiam (better on one real-content split, worse on the other two), so off by default.

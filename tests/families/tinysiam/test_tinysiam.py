@@ -1,5 +1,6 @@
 """TinySiam's own parts: the normalised correlations (against OpenCV's TM_CCOEFF_NORMED), the template kernel
-computed once, the pixel-level match in the score map, and the config checks. The family's training and tracking steps run in tests/conformance."""
+computed once, the pixel-level match in the score map, and the config checks. The family's training and tracking
+steps run in tests/conformance."""
 import cv2
 import numpy as np
 import pytest
@@ -107,7 +108,7 @@ def fake_step(peaks: list[float], feat_sz: int):
 def test_scale_search_takes_the_best_penalised_scale_and_part_of_its_size_change(peaks, expected_scale):
     from lib.test.parameter import TrackerParams
 
-    # The fake network's peaks alone decide (no pixel match on the blank frame).
+    # The fake network's peaks alone decide (the pixel match would add a map of its own).
     opts = ["TEST.SCALE_STEP", "0.1", "TEST.SCALE_PENALTY", "0.97", "TEST.SIZE_RATE", "0.5", "TEST.PIXEL_WEIGHT", "0"]
     params = TrackerParams.create("tinysiam", "tiny", load_weights=False, opts=opts)
     tracker = params.family.build_tracker(params)
