@@ -1,6 +1,6 @@
 """CUDA paths (`pytest -m gpu`, wherever CUDA exists): graph replay equals the eager step and follows new
-templates and search crops, fp16/bf16 with graphs stay within tolerance of fp32, the batched forward equals the
-single one."""
+templates and search crops (and carries MSTGT's tokens), fp16/bf16 with graphs stay within tolerance of fp32, the
+batched forward equals the single one."""
 from __future__ import annotations
 
 import numpy as np
@@ -55,3 +55,14 @@ def test_batched_forward_equals_single(steps):
         out = float_outputs(out)
         for key in single:
             np.testing.assert_allclose(out[key].cpu().numpy(), single[key].cpu().numpy(), atol=1e-4)
+
+
+def test_cuda_graph_replay_carries_mstgt_tokens_across_frames(tmp_path):
+    steps = steps_for("mstgt", "tiny", tmp_path, "cuda")
+    eager = [float_outputs(steps.network()) for _ in range(3)]  # frame 1 starts the tokens, 2 and 3 carry them
+    steps.restart()
+    accelerate(steps.tracker, "fp32", cuda_graph=True)
+    for expected in eager:
+        replayed = float_outputs(steps.network())
+        for key in expected:
+            torch.testing.assert_close(replayed[key], expected[key], rtol=1e-4, atol=1e-4)

@@ -1,11 +1,14 @@
 """The trimmed tracking step of the one-stream trackers gives what the full forward gives at the cells it reads:
-the size and offset towers run at the peak cell alone, and the last ViT block for the search tokens alone."""
+the size and offset towers run at the peak cell alone, and the last ViT block for the search tokens alone (MSTGT
+also: its template encoded once, its STE block for the carried tokens alone)."""
 from __future__ import annotations
 
 import pytest
 import torch
 
 from lib.families import get_family, load_config
+from lib.families.mstgt.model import STEBlock
+from lib.families.mstgt.tracker import MSTGTTracker
 from lib.families.ostrack.tracker import OSTrackTracker
 from lib.models.heads.center import CenterPredictor
 from lib.models.layers.candidate_elimination import skip_eliminated_tokens
@@ -132,3 +135,34 @@ def test_eliminating_blocks_of_the_inference_build_equal_the_plain_path():
     for ours, ref in zip(aux["removed_indexes_s"], full_aux["removed_indexes_s"]):
         assert torch.equal(ours, ref)
     assert_close(kept, full)
+
+
+@pytest.mark.parametrize("length, count", [(384, 64), (96, 16), (12, 5)])
+def test_ste_head_equals_the_first_outputs_of_the_full_block(length, count):
+    torch.manual_seed(0)
+    block = STEBlock(dim=32, num_heads=4, mlp_ratio=2.0, norm_layer=torch.nn.LayerNorm).eval()
+    x = torch.randn(2, length, 32)
+    with torch.no_grad():
+        assert_close(block.forward_head(x, count), block(x)[:, :count])
+
+
+@pytest.mark.parametrize("prepared", [False, True], ids=["plain", "inference_build"])
+def test_mstgt_tracking_step_equals_the_full_forward_over_frames(prepared):
+    torch.manual_seed(0)
+    net = get_family("mstgt").build_model(load_config("mstgt", "tiny"), False)
+    randomise_norm_statistics(net)
+    net.eval()
+    params = TrackerParams.create("mstgt", "tiny", load_weights=False)
+    tracker = MSTGTTracker(params, net=prepare_for_inference(net) if prepared else net)
+    z = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        prompt, template_tokens = net.backbone.encode_template(z)
+        stt_full = stt_step = None
+        for _ in range(3):  # the first frame starts the carried tokens, the others carry them
+            x = torch.randn(2, 3, 128, 128)
+            full = tracker.locate(net(z, x, stt_full))
+            step = tracker.forward_tensors(prompt, template_tokens, x, stt_step)
+            assert "size_map" not in step
+            for key in ("score_map", "peak_box", "peak_score", "stt"):
+                assert_close(step[key], full[key])
+            stt_full, stt_step = full["stt"], step["stt"]

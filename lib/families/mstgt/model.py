@@ -80,6 +80,17 @@ class STEBlock(nn.Module):
         x = x + self.attn(self.norm1(x))
         return x + self.mlp(self.norm2(x))
 
+    def forward_head(self, x: torch.Tensor, count: int) -> torch.Tensor:
+        """forward(x)[:, :count] from the tokens it reads alone. Attention output token t comes from triplet t // 3
+        (the interleaving read-back), so the first ceil(count / 3) triplets give it; taken in order they are the
+        triplets of their own 3 x ceil(count / 3) sequence, with the same read-back."""
+        if x.shape[1] % STE_TRIPLET:
+            return self.forward(x)  # which names the token count it cannot split
+        third, triplets = x.shape[1] // STE_TRIPLET, -(-count // STE_TRIPLET)
+        rows = torch.cat([x[:, i * third:i * third + triplets] for i in range(STE_TRIPLET)], dim=1)
+        x = x[:, :count] + self.attn(self.norm1(rows))[:, :count]
+        return x + self.mlp(self.norm2(x))
+
 
 class MSTGTBackbone(HiViT):
     def __init__(self, variant: str, template_size: int, search_size: int, dynamic_size: int,
@@ -116,27 +127,48 @@ class MSTGTBackbone(HiViT):
         grid = stt.transpose(1, 2).reshape(stt.shape[0], stt.shape[2], *self.template_grid)
         return self.MSTG(F.avg_pool2d(grid, STT_POOL).flatten(2).transpose(1, 2))
 
+    def encode_template(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """All the network takes from the template crop (B, 3, H, W): the multi-scale prompt (B, 17, C) and the
+        template tokens (B, L_t, C). A tracker computes them once per template."""
+        return self.multi_scale_prompt(z), self.patch_tokens(z) + self.pos_embed_z
+
     def forward(self, z: torch.Tensor, searches: list[torch.Tensor], stt: torch.Tensor | None = None
                 ) -> tuple[list[torch.Tensor], torch.Tensor]:
         """z: template crop (B, 3, H, W); searches: search crops, each (B, 3, H, W), in the order the STT chain
         runs; stt: (B, L_t, C) carried tokens, None to start from the template tokens.
 
         Returns per search crop the normalised tokens (B, 17 + 16 + L_t + L_s, C) and the new STT."""
-        prompt_ms = self.multi_scale_prompt(z)
-        z_tokens = self.patch_tokens(z) + self.pos_embed_z
+        template = self.encode_template(z)
         x_all = self.patch_tokens(torch.cat(searches)) + self.pos_embed_x
-        if stt is None:
-            stt = z_tokens
         feats = []
         for x in x_all.chunk(len(searches)):
-            prompt = torch.cat([prompt_ms, self.spatio_temporal_prompt(stt), z_tokens], dim=1)
-            guided = self.STE(self.STE_norm(self.pos_drop(torch.cat([z_tokens, x, stt], dim=1))))
-            stt = guided[:, :self.num_template_tokens]
-            tokens = self.pos_drop(torch.cat([prompt, x], dim=1))
-            for block in self.transformer_blocks():
-                tokens = block(tokens, 0, None)[0]
-            feats.append(self.norm_(tokens))
+            feat, stt = self.search_step(template, x, stt)
+            feats.append(feat)
         return feats, stt
+
+    def search_step(self, template: tuple[torch.Tensor, torch.Tensor], x: torch.Tensor, stt: torch.Tensor | None,
+                    search_only: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """One frame: `template` from `encode_template`, x the search tokens (B, L_s, C) with their positions,
+        stt as in `forward`. Returns the normalised tokens and the new STT.
+
+        search_only (test time): return the search tokens alone (B, L_s, C), computing only what they and the new
+        STT need: the STE for its first L_t outputs, the last block's queries, projection and MLP for the search
+        tokens."""
+        prompt_ms, z_tokens = template
+        if stt is None:
+            stt = z_tokens
+        prompt = torch.cat([prompt_ms, self.spatio_temporal_prompt(stt), z_tokens], dim=1)
+        guide_input = self.STE_norm(self.pos_drop(torch.cat([z_tokens, x, stt], dim=1)))
+        num_template = self.num_template_tokens
+        new_stt = self.STE.forward_head(guide_input, num_template) if search_only \
+            else self.STE(guide_input)[:, :num_template]
+        tokens = self.pos_drop(torch.cat([prompt, x], dim=1))
+        blocks = self.transformer_blocks()
+        for block in blocks[:-1] if search_only else blocks:
+            tokens = block(tokens, 0, None)[0]
+        if search_only:
+            tokens = blocks[-1].forward_tail(tokens, prompt.shape[1])
+        return self.norm_(tokens), new_stt
 
 
 def _norm_layer():
@@ -160,11 +192,25 @@ class MSTGT(nn.Module):
         concatenated frame-major, as the official model) and stt, the tokens to carry into the next frame."""
         searches = search if isinstance(search, (list, tuple)) else [search]
         feats, stt = self.backbone(template, list(searches), stt)
-        search_tokens = torch.cat(feats)[:, -self.feat_len_s:]
-        fmap = search_tokens.transpose(1, 2).reshape(search_tokens.shape[0], -1, self.feat_sz_s, self.feat_sz_s)
+        fmap = self.search_map(torch.cat(feats)[:, -self.feat_len_s:])
         score_map, bbox, size_map, offset_map = self.box_head(fmap, None)
         return {"pred_boxes": bbox.view(-1, 1, 4), "score_map": score_map, "size_map": size_map,
                 "offset_map": offset_map, "stt": stt}
+
+    def track(self, template: tuple[torch.Tensor, torch.Tensor], search: torch.Tensor, stt: torch.Tensor | None
+              ) -> dict:
+        """The tracking step, what a tracker reads of `forward` computed alone: template from
+        `backbone.encode_template`, search (B, 3, H, W), stt as in `forward`. Returns score_map, head_input (the
+        search feature map for `box_head.box_at_peak`) and stt."""
+        backbone = self.backbone
+        x = backbone.patch_tokens(search) + backbone.pos_embed_x
+        search_tokens, stt = backbone.search_step(template, x, stt, search_only=True)
+        fmap = self.search_map(search_tokens)
+        return {"score_map": self.box_head.score_map(fmap), "head_input": fmap, "stt": stt}
+
+    def search_map(self, search_tokens: torch.Tensor) -> torch.Tensor:
+        """The head input (B, C, n, n) from the search tokens (B, n * n, C)."""
+        return search_tokens.transpose(1, 2).reshape(search_tokens.shape[0], -1, self.feat_sz_s, self.feat_sz_s)
 
 
 def build_mstgt(cfg: CfgNode, training: bool, pretrained_folder: str | None = None) -> MSTGT:

@@ -4,7 +4,7 @@
   * dtype fp16 / bf16: the forward runs under torch.autocast on the tracker's device; floating outputs come back
     as float32, so decoding and post-processing are unchanged. Boxes differ from fp32 within the precision's
     rounding (the benchmark and the gpu tests report how much).
-  * cuda_graph: the step (`forward_tensors` on `search_tensors`) is captured once per input shape as a CUDA graph
+  * cuda_graph: the step (`forward_tensors`, called on `search_tensors`) is captured once per input shape as a CUDA graph
     and replayed each frame after copying the new inputs (search crop and template state) into the captured
     buffers; the static shapes of a tracking step make one capture enough. Needs a CUDA device and a tracker
     that declares `search_tensors` / `forward_tensors`.
@@ -98,6 +98,6 @@ def accelerate(tracker: NetworkTracker, dtype: str = "fp32", cuda_graph: bool = 
     step = tracker.forward_tensors
     if dtype != "fp32":
         step = autocast_step(step, device, DTYPES[dtype])
-    graphed = GraphedStep(step)
-    tracker.forward_search = lambda search: graphed(*tracker.search_tensors(search))
+    # forward_search calls forward_tensors, so whatever per-sequence state it carries (MSTGT's tokens) stays.
+    tracker.forward_tensors = GraphedStep(step)
     return tracker
