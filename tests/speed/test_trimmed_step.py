@@ -52,6 +52,26 @@ def test_towers_at_one_cell_equal_the_full_maps_there(size_branch, prepared):
     assert_close(offset_at, at_cells(offset, index))
 
 
+@pytest.mark.parametrize("prepared", [False, True], ids=["plain", "inference_build"])
+def test_score_map_from_the_kept_cells_equals_the_full_convolution(prepared):
+    net = head(True)
+    generator = torch.Generator().manual_seed(1)
+    cells = torch.stack([torch.randperm(256, generator=generator)[:90] for _ in range(3)])
+    corners = torch.tensor([0, 15, 240, 255])  # kernel cells reach past the map there
+    others = torch.tensor([c for c in cells[0].tolist() if c not in corners.tolist()])
+    cells[0] = torch.cat([corners, others])[:90]
+    x = torch.zeros(3, 256, 48)
+    x[torch.arange(3)[:, None], cells] = torch.randn(3, 90, 48, generator=generator)
+    x = x.transpose(1, 2).reshape(3, 48, 16, 16)  # as the search map is made from tokens
+    with torch.no_grad():
+        full = net.score_map(x)
+    if prepared:
+        prepare_for_inference(net)
+    with torch.inference_mode():
+        for _ in range(2):  # the second call reuses the cached kernel rows
+            assert_close(net.score_map(x, cells), full)
+
+
 def test_box_at_peak_equals_cal_bbox_on_the_full_maps():
     net = head(True)
     x = torch.randn(2, 48, 16, 16)
@@ -115,6 +135,7 @@ def test_tracker_step_box_equals_the_full_forward_box(weight):
         full = tracker.locate(net(z, x))
         step = tracker.forward_tensors(z, x, None)
     assert "size_map" not in step and "backbone_feat" not in step
+    assert step["search_cells"].shape[0] == 3  # candidate elimination ran: the score map came from the kept cells
     assert_close(step["score_map"], full["score_map"])
     assert_close(step["peak_box"], full["peak_box"])
     assert_close(step["peak_score"], full["peak_score"])

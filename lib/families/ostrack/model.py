@@ -31,8 +31,9 @@ class OSTrack(nn.Module):
         Returns pred_boxes (B, 1, 4) normalised cxcywh, score_map (B, 1, n, n), size_map and offset_map
         (B, 2, n, n), removed_indexes_s and backbone_feat (B, L_t + L_s, C).
         score_only (the tracking step, which reads the score map and the box at one cell): only score_map,
-        removed_indexes_s and head_input (the search feature map for `box_head.box_at_peak`); the backbone skips
-        what only the template tokens' final features need.
+        removed_indexes_s and head_input (the search feature map for `box_head.box_at_peak`), plus search_cells
+        after candidate elimination; the backbone skips what only the template tokens' final features need, the
+        head's first score convolution what the eliminated (zero) cells would add.
         """
         feat, aux = self.backbone(template, search, template_mask=ce_template_mask, keep_ratio=ce_keep_rate,
                                   search_only=score_only)
@@ -42,7 +43,7 @@ class OSTrack(nn.Module):
         """The forward's result from the backbone's (features, aux): see `forward`."""
         if score_only:
             fmap = self.search_map(feat)
-            return {"score_map": self.box_head.score_map(fmap), "head_input": fmap, **aux}
+            return {"score_map": self.box_head.score_map(fmap, aux.get("search_cells")), "head_input": fmap, **aux}
         out = self.forward_head(feat)
         out.update(aux)
         out["backbone_feat"] = feat

@@ -282,7 +282,9 @@ class OneStreamBackbone(nn.Module, ABC):
         layout carries tokens and "removed_indexes_streams" (per stream) with several streams.
 
         search_only (test time): return the search tokens alone, `search_tokens` of the above. Where the layout
-        allows (`trims_last_block`), the last block then runs its queries, projection and MLP for those only.
+        allows (`trims_last_block`), the last block then runs its queries, projection and MLP for those only, and
+        after candidate elimination aux["search_cells"] gives the (B, k) grid cells of the surviving tokens (the
+        others are zero).
         """
         templates = self.templates_as_list(z)
         streams = [self.embed(templates, x, s) for s in range(self.layout.streams)]
@@ -299,7 +301,10 @@ class OneStreamBackbone(nn.Module, ABC):
         aux = {"removed_indexes_s": removed[0]}
         if trim:
             search = self.final_norm()(streams[0])
-            return (restore_search_tokens(search, indexes[0], self.num_search_tokens) if removed[0] else search), aux
+            if not removed[0]:
+                return search, aux
+            aux["search_cells"] = indexes[0]
+            return restore_search_tokens(search, indexes[0], self.num_search_tokens), aux
         if num_extra:
             aux["extra_tokens"] = streams[0][:, -num_extra:]
             streams[0] = streams[0][:, :-num_extra]

@@ -58,6 +58,27 @@ def _inference_call(x: torch.Tensor, weight: torch.Tensor) -> bool:
             and not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)))
 
 
+def pack_linear_weight(weight: torch.Tensor) -> torch.Tensor | None:
+    """`weight` (out, in) packed for `linear_on`, or None where packed kernels are unavailable (other device)."""
+    if not packing_available() or weight.device.type != "cpu" or weight.dtype != torch.float32:
+        return None
+    with torch.no_grad():
+        return torch.ops.mkldnn._reorder_linear_weight(weight.detach(), ROWS_HINT)
+
+
+def linear_on(x: torch.Tensor, weight: torch.Tensor, packed: torch.Tensor | None) -> torch.Tensor:
+    """F.linear(x, weight) without bias, through the packed copy (`pack_linear_weight`) where the call allows."""
+    if packed is not None and _inference_call(x, weight):
+        return torch.ops.mkldnn._linear_pointwise(x, packed, None, "none", [], "")
+    return F.linear(x, weight)
+
+
+def taken_activation(layer: nn.Module, y: torch.Tensor) -> torch.Tensor:
+    """`y`, an output of `layer` computed another way, with the activation `layer` took over from the module after
+    it (`fuse_activations`) applied; unchanged for any other layer."""
+    return layer._activate(y) if isinstance(layer, _FusedActivation) else y
+
+
 class _PackedLayer:
     """What the packed layers share: built from the plain layer by `wrap`, and `packed_kernels` (False: the
     ordinary path, see `use_packed_kernels`)."""
