@@ -54,6 +54,11 @@ MODELS = {  # display name -> (tracker, config)
     "STARK-ST101": ("stark_st", "baseline_R101"),
     "OSTrack-256": ("ostrack", "vitb_256_mae_ce_32x4_ep300"),
     "OSTrack-384": ("ostrack", "vitb_384_mae_ce_32x4_ep300"),
+    "SeqTrack-B256": ("seqtrack", "seqtrack_b256"),
+    "SeqTrack-B384": ("seqtrack", "seqtrack_b384"),
+    "MSTGT-256": ("mstgt", "MSTGT-full-256"),
+    "DynamicTrack": ("dynamictrack", "baseline_step2"),
+    "SDSTrack-RGBD": ("sdstrack", "cvpr2024_rgbd"),
 }
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "speed_reference_worker.py")
 
@@ -156,7 +161,9 @@ class OfficialProcess:
         if not os.path.isfile(config_file):
             raise MissingPathError(f"--reference: {config_file} does not exist (is it the repository of this "
                                    f"model's official code?)")
-        env = {**os.environ, "PYTHONPATH": os.path.abspath(repo), "OMP_NUM_THREADS": str(threads)}
+        # No bytecode written: the checkout stays as the user's.
+        env = {**os.environ, "PYTHONPATH": os.path.abspath(repo), "OMP_NUM_THREADS": str(threads),
+               "PYTHONDONTWRITEBYTECODE": "1"}
         self.proc = subprocess.Popen([sys.executable, WORKER, "--script", script, "--step_file", step_file,
                                       "--config_file", config_file,
                                       "--workdir", workdir, "--threads", str(threads)],

@@ -7,6 +7,8 @@ routing each frame by `score < TEST.ROUTER_THRESHOLD` (heavy below).
 """
 from __future__ import annotations
 
+import os
+
 from lib.families import Family, Lazy, TinyRun
 from lib.families.dynamictrack.config import add_config
 
@@ -31,5 +33,6 @@ FAMILY = Family(
     # Step 2 (router only, on a step-1 model) is what the tracker needs; step 1 is checked by the family's tests.
     tiny={"dynamictrack": TinyRun("tiny_step2")},
     manifests={("dynamictrack", "baseline_step2"): "dynamictrack.json"},
+    reference_step=os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_step.py"),
     description="DynamicTrack: ResNet-18 / ResNet-50 STARK-S branches and a trained router choosing one per frame",
 )

@@ -92,11 +92,14 @@ def synthetic_frame(seed: int = 0) -> np.ndarray:
 def build_bench_tracker(tracker_name: str, config: str, weights_file: str, device: str = "cpu",
                         opts: list[str] | tuple = ()) -> NetworkTracker:
     """The registered tracker, built the way test.py builds it, on random weights first saved to `weights_file`
-    (a checkpoint with a 'net' entry, so another implementation can load the same weights)."""
+    (a checkpoint with a 'net' entry, so another implementation can load the same weights). The weights are
+    seeded: data-dependent paths (DynamicTrack's route) go the same way in every run."""
     params = TrackerParams.create(tracker_name, config, load_weights=False, device=device, opts=opts)
     if not params.has_network:
         raise UnknownNameError(f"tracker '{tracker_name}' has no network to time")
-    model = params.family.build_model(params.cfg, False)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = params.family.build_model(params.cfg, False)
     randomise_norm_statistics(model)
     save_checkpoint(weights_file, {"net": model.state_dict()})
     params = replace(params, checkpoint=weights_file)
