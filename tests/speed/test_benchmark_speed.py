@@ -64,11 +64,11 @@ def test_output_difference_over_common_tensors(bench):
 
 def test_tiny_models_end_to_end(bench, tmp_path):
     out = tmp_path / "speed.json"
-    code = bench["main"](["--models", "stark_st:tiny", "ostrack:tiny", "--runs", "2", "--warmup", "1",
-                          "--json", str(out)])
+    models = ["stark_st:tiny", "ostrack:tiny", "sdstrack:tiny_rgbd"]  # the last on an RGB-D frame (6 channels)
+    code = bench["main"](["--models", *models, "--runs", "2", "--warmup", "1", "--json", str(out)])
     assert code == 0
     report = json.loads(out.read_text())
-    assert [r["model"] for r in report["rows"]] == ["stark_st:tiny", "ostrack:tiny"]
+    assert [r["model"] for r in report["rows"]] == models
     for row in report["rows"]:
         assert row["network_ms"] > 0 and row["tracker_ms"] > 0
         assert row["network_fps"] == pytest.approx(1000 / row["network_ms"])

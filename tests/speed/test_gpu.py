@@ -27,7 +27,7 @@ def test_cuda_graph_replay_equals_eager(steps):
         for key in eager:
             torch.testing.assert_close(replayed[key], eager[key], rtol=1e-4, atol=1e-4)
     # A new sequence (new template state) and a moved search crop: the replay must read the new inputs.
-    other = synthetic_frame(seed=3)
+    other = synthetic_frame(seed=3, channels=steps.tracker.preprocessor.channels)
     steps.tracker.initialize(other, {"init_bbox": [100.0, 120.0, 60.0, 50.0]})
     search = steps.tracker.crop(other, [110.0, 125.0, 60.0, 50.0], steps.tracker.params.search_factor,
                                 steps.tracker.params.search_size)

@@ -7,6 +7,7 @@ official code loads it: TRAIN.INIT_STRICT false).
 """
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from lib.families import Family, Lazy, TinyRun
@@ -73,5 +74,6 @@ FAMILY = Family(
     tiny={"sdstrack": TinyRun("tiny_rgbd")},
     # The three files build the same network (only data, epochs and learning rates differ).
     manifests={("sdstrack", f"cvpr2024_{m}"): "sdstrack_rgbd.json" for m in ("rgbd", "rgbt", "rgbe")},
+    reference_step=os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_step.py"),
     description="SDSTrack: symmetric adapters and self-distillation for RGB-D/T/E tracking (CVPR 2024)",
 )

@@ -22,7 +22,7 @@ from lib.test.tracker.base import Crop, NetworkTracker, clear_network_cache
 from lib.utils.checkpoint import save_checkpoint
 
 BUSY_LOAD_PER_CORE = 0.5
-FRAME_SHAPE = (480, 640, 3)
+FRAME_SIZE = (480, 640)
 INIT_BOX = [280.0, 200.0, 80.0, 60.0]  # x, y, w, h in the synthetic frame
 
 
@@ -84,9 +84,10 @@ def time_calls(fn: Callable[[], object], runs: int, timing: Timing, synchronize:
     return timing
 
 
-def synthetic_frame(seed: int = 0) -> np.ndarray:
-    """A fixed textured RGB frame (noise is enough: timing does not depend on the content)."""
-    return np.random.default_rng(seed).integers(0, 256, FRAME_SHAPE, dtype=np.uint8)
+def synthetic_frame(seed: int = 0, channels: int = 3) -> np.ndarray:
+    """A fixed textured frame, RGB and any auxiliary channels (noise is enough: timing does not depend on the
+    content)."""
+    return np.random.default_rng(seed).integers(0, 256, (*FRAME_SIZE, channels), dtype=np.uint8)
 
 
 def build_bench_tracker(tracker_name: str, config: str, weights_file: str, device: str = "cpu",
@@ -152,7 +153,7 @@ class BenchSteps:
 
 
 def bench_steps(tracker: NetworkTracker, frame: np.ndarray | None = None) -> BenchSteps:
-    frame = synthetic_frame() if frame is None else frame
+    frame = synthetic_frame(channels=tracker.preprocessor.channels) if frame is None else frame
     params = tracker.params
     template = tracker.crop(frame, list(INIT_BOX), params.template_factor, params.template_size)
     search = tracker.crop(frame, list(INIT_BOX), params.search_factor, params.search_size)
