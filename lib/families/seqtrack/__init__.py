@@ -6,6 +6,7 @@ their _got variants). Released `SEQTRACK_ep0500.pth.tar` files load with strict=
 """
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from lib.families import Family, Lazy, TinyRun
@@ -53,5 +54,6 @@ FAMILY = Family(
     # The _got files build the same networks as the files the manifests were made from.
     manifests={("seqtrack", f"seqtrack_b{size}{data}"): f"seqtrack_b{size}.json"
                for size in (256, 384) for data in ("", "_got")},
+    reference_step=os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_step.py"),
     description="SeqTrack: ViT encoder + autoregressive box-token decoder (CVPR 2023)",
 )
