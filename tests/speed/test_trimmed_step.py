@@ -84,9 +84,9 @@ def test_box_at_peak_equals_cal_bbox_on_the_full_maps():
     assert torch.equal(peak, expected_peak)
 
 
-def tiny_ostrack() -> torch.nn.Module:
+def tiny_ostrack(family: str = "ostrack", config: str = "tiny") -> torch.nn.Module:
     torch.manual_seed(0)
-    net = get_family("ostrack").build_model(load_config("ostrack", "tiny"), False)
+    net = get_family(family).build_model(load_config(family, config), False)
     randomise_norm_statistics(net)
     with torch.no_grad():  # well-separated candidate scores, so summation order cannot change the kept tokens
         for block in net.backbone.blocks:
@@ -187,3 +187,21 @@ def test_mstgt_tracking_step_equals_the_full_forward_over_frames(prepared):
             for key in ("score_map", "peak_box", "peak_score", "stt"):
                 assert_close(step[key], full[key])
             stt_full, stt_step = full["stt"], step["stt"]
+
+
+def test_sdstrack_test_time_build_equals_the_plain_path():
+    """SDSTrack's test-time build: each stream's eliminating blocks for the kept tokens alone, the fusion attention
+    as two unmasked attentions (one per direction) instead of a masked one over both modalities."""
+    net = tiny_ostrack("sdstrack", "tiny_rgbd")
+    z, x = torch.randn(2, 6, 64, 64), torch.randn(2, 6, 128, 128)
+    with torch.no_grad():
+        full = net(z, x)
+        assert skip_eliminated_tokens(net) == len(net.backbone.blocks)
+        fast = net(z, x)
+    for ours, ref in zip(fast["removed_indexes_streams"], full["removed_indexes_streams"]):
+        assert len(ours) == len(ref) > 0
+        assert all(torch.equal(a, b) for a, b in zip(ours, ref))
+    for key in ("backbone_feat", "score_map", "pred_boxes"):
+        assert_close(fast[key], full[key])
+    for ours, ref in zip(fast["distill_features"], full["distill_features"]):
+        assert_close(ours, ref)

@@ -59,27 +59,38 @@ class SymmetricAdapterBlock(CEBlock):
     def forward(self, x: torch.Tensor, num_template: int, global_index: torch.Tensor,
                 template_mask: torch.Tensor | None = None, keep_ratio: float | None = None, stream: int = RGB
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """One stream's pass, with candidate elimination in each stream on its own attention."""
+        """One stream's pass, with candidate elimination in each stream on its own attention (in the test-time
+        build, for the kept tokens alone: see CEBlock.kept_attention)."""
         ratio = self.active_keep_ratio(keep_ratio)
         removed = None
-        if ratio < 1:
+        kept_only = ratio < 1 and self.test_time_build()
+        if kept_only:
+            x, attn_out, global_index, removed = self.kept_attention(x, num_template, global_index, template_mask,
+                                                                     ratio)
+        elif ratio < 1:
             attn_out, scores = self.attention_with_scores(self.norm1(x), num_template, template_mask)
         else:
             attn_out = self.attend(self.norm1(x))
         if stream == AUX:
             attn_out = self.Space_X_DTE_Adapter(attn_out)
         x = x + self.drop_path1(attn_out)
-        if ratio < 1:
+        if ratio < 1 and not kept_only:
             x, global_index, removed = eliminate_candidates(x, scores, num_template, ratio, global_index)
         return self.mlp_residual(x, self.MLP_X_DTE_Adapter if stream == AUX else None), global_index, removed
+
+    def test_time_build(self) -> bool:
+        return self.skip_eliminated and not self.training
 
     def fuse(self, rgb: torch.Tensor, aux: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The fusion pass over [rgb ; aux]: every token attends only to the other modality's tokens."""
         x = torch.cat([rgb, aux], dim=1)
-        modality = torch.cat([rgb.new_zeros(rgb.shape[1], dtype=torch.bool),
-                              aux.new_ones(aux.shape[1], dtype=torch.bool)])
-        across = modality[:, None] != modality[None, :]
-        x = x + self.drop_path1(self.Space_X_X_DTE_Adapter(self.attend(self.norm1(x), across)))
+        if self.test_time_build():
+            attn_out = self.attend_across(self.norm1(x), rgb.shape[1])
+        else:
+            modality = torch.cat([rgb.new_zeros(rgb.shape[1], dtype=torch.bool),
+                                  aux.new_ones(aux.shape[1], dtype=torch.bool)])
+            attn_out = self.attend(self.norm1(x), modality[:, None] != modality[None, :])
+        x = x + self.drop_path1(self.Space_X_X_DTE_Adapter(attn_out))
         x = self.mlp_residual(x, self.MLP_X_X_DTE_Adapter)
         return x[:, :rgb.shape[1]], x[:, rgb.shape[1]:]
 
@@ -91,16 +102,20 @@ class SymmetricAdapterBlock(CEBlock):
             return x + self.mlp(normed)
         return x + self.drop_path2(self.mlp(normed) + MLP_ADAPTER_SCALE * adapter(normed))
 
+    def attend_across(self, x: torch.Tensor, split: int) -> torch.Tensor:
+        """attend(x, mask) for the fusion mask, tokens before `split` attending only to those after it and the
+        reverse, as two unmasked attentions: half the work of the masked one (the test-time build)."""
+        q, k, v = self._heads(x)
+        first, second = slice(None, split), slice(split, None)
+        return self._project_heads(torch.cat([
+            F.scaled_dot_product_attention(q[:, :, first], k[:, :, second], v[:, :, second]),
+            F.scaled_dot_product_attention(q[:, :, second], k[:, :, first], v[:, :, first])], dim=2))
+
     def attend(self, x: torch.Tensor, allowed: torch.Tensor | None = None) -> torch.Tensor:
         """timm's attention with an optional (L, L) bool mask of the key positions each query may attend."""
-        attn: nn.Module = self.attn
-        batch, length, _ = x.shape
-        qkv = attn.qkv(x).reshape(batch, length, 3, attn.num_heads, attn.head_dim).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv.unbind(0)
-        out = F.scaled_dot_product_attention(attn.q_norm(q), attn.k_norm(k), v, attn_mask=allowed,
-                                             dropout_p=attn.attn_drop.p if self.training else 0.0)
-        out = out.transpose(1, 2).reshape(batch, length, -1)
-        return attn.proj_drop(attn.proj(attn.norm(out)))
+        q, k, v = self._heads(x)
+        return self._project_heads(F.scaled_dot_product_attention(
+            q, k, v, attn_mask=allowed, dropout_p=self.attn.attn_drop.p if self.training else 0.0))
 
 
 class SDSTrackViT(OneStreamViT):

@@ -162,6 +162,16 @@ class CEBlock(Block):
         """The eliminating forward (eval mode: no dropout) with attention outputs and the projection computed for
         the tokens that stay only: the others' results would be dropped right after. Same outputs, fewer FLOPs
         than the official model's (so only the test-time build takes it, not the profiled model)."""
+        x, attn_out, global_index, removed = self.kept_attention(x, num_template, global_index, template_mask, ratio)
+        x = x + self.drop_path1(self.ls1(attn_out))
+        x = x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
+        return x, global_index, removed
+
+    def kept_attention(self, x: torch.Tensor, num_template: int, global_index: torch.Tensor,
+                       template_mask: torch.Tensor | None, ratio: float
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The eliminating attention for the kept tokens alone: (kept tokens of x, their attention outputs after
+        the projection, their global index, the removed indices or None)."""
         q, k, v = self._heads(self.norm1(x))
         split = candidate_split(search_token_scores(q, k, num_template, template_mask, self.attn.scale), ratio)
         removed = None
@@ -169,9 +179,7 @@ class CEBlock(Block):
             keep, drop = split
             q, x = kept_tokens(q, keep, num_template, dim=2), kept_tokens(x, keep, num_template)
             global_index, removed = global_index.gather(1, keep), global_index.gather(1, drop)
-        x = x + self.drop_path1(self.ls1(self._attend(q, k, v)))
-        x = x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
-        return x, global_index, removed
+        return x, self._attend(q, k, v), global_index, removed
 
     def forward_tail(self, x: torch.Tensor, start: int) -> torch.Tensor:
         """The plain block's output for the tokens x[:, start:] only (every token still gives keys and values):
@@ -191,8 +199,13 @@ class CEBlock(Block):
     def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """timm's attention from the heads on: attention of q over k / v, merged heads, output projection."""
         attn: nn.Module = self.attn
-        out = F.scaled_dot_product_attention(q, k, v, dropout_p=attn.attn_drop.p if self.training else 0.0)
-        out = out.transpose(1, 2).reshape(q.shape[0], q.shape[2], -1)
+        return self._project_heads(F.scaled_dot_product_attention(
+            q, k, v, dropout_p=attn.attn_drop.p if self.training else 0.0))
+
+    def _project_heads(self, out: torch.Tensor) -> torch.Tensor:
+        """timm's attention after the attention itself: heads (B, heads, L, head_dim) merged and projected."""
+        attn: nn.Module = self.attn
+        out = out.transpose(1, 2).reshape(out.shape[0], out.shape[2], -1)
         return attn.proj_drop(attn.proj(attn.norm(out)))
 
 
