@@ -12,10 +12,11 @@ does not depend on them) and the frame is synthetic. Each model is timed in this
 Clock: wall time at --threads on a quiet machine; when other work loads the cores (load average minus our own
 threads above 0.5 per core) the process's CPU time at one thread, which stays comparable under load.
 
---reference PATH (a checkout of researchmm/Stark, botaoye/OSTrack or capf-2011/MSTGT): the official network step is timed in a
-helper process on the same weights and inputs, interleaved with ours in --rounds rounds, and the ratio
-official / ours is printed with the largest output difference. No ratio is printed when any load sample taken
-during the measurement was busy.
+--reference PATH (a checkout of researchmm/Stark, botaoye/OSTrack, microsoft/VideoX's SeqTrack folder,
+capf-2011/MSTGT, chenxlin222/DynamicTrack's tracker_code or hoqolo/SDSTrack): the official network step is timed in a
+helper process on the same weights and inputs, interleaved with ours in --rounds rounds, and the ratio official / ours
+is printed with the largest output difference. No ratio is printed when any load sample taken during the measurement
+was busy.
 
 GPU and options: --dtype fp16/bf16 runs the step under autocast, --cuda_graph replays it as a CUDA graph,
 --batch N also times one forward of N search crops (frames/s of batched evaluation), --compile torch.compiles the

@@ -205,3 +205,27 @@ def test_sdstrack_test_time_build_equals_the_plain_path():
         assert_close(fast[key], full[key])
     for ours, ref in zip(fast["distill_features"], full["distill_features"]):
         assert_close(ours, ref)
+
+
+@pytest.mark.parametrize("prepared", [False, True], ids=["plain", "inference_build"])
+def test_seqtrack_search_only_encoder_gives_the_decoder_the_same_memory_and_tokens(prepared):
+    """Search first in SeqTrack's sequence: the last block runs the leading search tokens alone."""
+    torch.manual_seed(0)
+    cfg = load_config("seqtrack", "tiny")
+    net = get_family("seqtrack").build_model(cfg, False).eval()
+    assert net.encoder.body.trims_last_block(None)
+    size_z, size_x = cfg.DATA.TEMPLATE.SIZE, cfg.DATA.SEARCH.SIZE
+    images = [torch.randn(2, 3, size_z, size_z) for _ in range(cfg.DATA.TEMPLATE.NUMBER)]
+    images.append(torch.randn(2, 3, size_x, size_x))
+    start = torch.full((2, 1), cfg.MODEL.BINS + 1)
+    with torch.no_grad():
+        full = net.forward_encoder(images)
+        expected = net.inference_decoder(full, start)
+    if prepared:
+        prepare_for_inference(net)
+    with torch.inference_mode():
+        search = net.forward_encoder(images, search_only=True)
+        out = net.inference_decoder(search, start)
+    assert_close(search[0], full[0][:, :net.num_patch_x])
+    assert torch.equal(out["pred_boxes"], expected["pred_boxes"])
+    assert_close(out["confidence"], expected["confidence"])

@@ -43,10 +43,12 @@ class Encoder(nn.Module):
         self.body = body
         self.num_channels = body.embed_dim
 
-    def forward(self, images_list: list[torch.Tensor]) -> list[torch.Tensor]:
-        """images_list: the templates, then the search crop (B, 3, H, W) each -> [(B, L_x + N_t * L_z, C)]."""
+    def forward(self, images_list: list[torch.Tensor], search_only: bool = False) -> list[torch.Tensor]:
+        """images_list: the templates, then the search crop (B, 3, H, W) each -> [(B, L_x + N_t * L_z, C)].
+        search_only (test time, where the decoder reads the search tokens alone): [(B, L_x, C)], the last block
+        computing no more."""
         *templates, search = images_list
-        return [self.body(templates, search)[0]]
+        return [self.body(templates, search, search_only=search_only)[0]]
 
 
 class DecoderEmbeddings(nn.Module):
@@ -129,8 +131,8 @@ class SEQTRACK(nn.Module):
             return self.forward_decoder(xz, seq)
         raise ValueError(f"mode must be 'encoder' or 'decoder', got {mode!r}")
 
-    def forward_encoder(self, images_list: list[torch.Tensor]) -> list[torch.Tensor]:
-        return self.encoder(images_list)
+    def forward_encoder(self, images_list: list[torch.Tensor], search_only: bool = False) -> list[torch.Tensor]:
+        return self.encoder(images_list, search_only)
 
     def memory(self, xz: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Decoder memory (S, B, C): the search tokens through the bottleneck; and its positions (S, B, C)."""

@@ -50,7 +50,7 @@ class SeqTrackTracker(NetworkTracker):
         self.state.templates = [template.tensor] * self.num_templates
 
     def forward_search(self, search: Crop) -> dict[str, torch.Tensor]:
-        xz = self.net.forward_encoder(self.state.templates + [search.tensor])
+        xz = self.net.forward_encoder(self.state.templates + [search.tensor], search_only=True)
         start = torch.full((1, 1), self.bins + 1, dtype=torch.long, device=search.tensor.device)
         return self.net.inference_decoder(xz, start, window=self.window, seq_format=self.seq_format)
 

@@ -317,11 +317,11 @@ class OneStreamBackbone(nn.Module, ABC):
         return (self.search_tokens(feat) if search_only else feat), aux
 
     def trims_last_block(self, keep_ratio: float | None) -> bool:
-        """Whether a search-only forward can run the last block for the search tokens alone: one stream with the
-        search tokens last, and a last block that is a plain CEBlock eliminating nothing (candidate elimination
-        scores search tokens with the template queries)."""
+        """Whether a search-only forward can run the last block for the search tokens alone: one stream, and a
+        last block that is a plain CEBlock eliminating nothing (candidate elimination scores search tokens with the
+        template queries)."""
         last = self.transformer_blocks()[-1]
-        return (self.layout.streams == 1 and not self.layout.search_first and not self.layout.extra_tokens
+        return (self.layout.streams == 1 and not self.layout.extra_tokens
                 and self.num_prefix_tokens == 0 and type(last).forward is CEBlock.forward
                 and type(last).forward_tail is CEBlock.forward_tail and last.active_keep_ratio(keep_ratio) >= 1)
 
@@ -338,7 +338,9 @@ class OneStreamBackbone(nn.Module, ABC):
         blocks = self.transformer_blocks()
         for i, block in enumerate(blocks):
             if trim_last and i == len(blocks) - 1:
-                streams[0] = block.forward_tail(streams[0], num_template)
+                start = self.search_start()  # search-first layouts have no candidate elimination: a fixed count
+                stop = start + self.num_search_tokens if self.layout.search_first else None
+                streams[0] = block.forward_tail(streams[0], start, stop)
                 break
             for s in range(len(streams)):
                 streams[s], indexes[s], gone = block(streams[s], num_template, indexes[s], template_mask,

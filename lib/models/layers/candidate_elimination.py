@@ -181,11 +181,11 @@ class CEBlock(Block):
             global_index, removed = global_index.gather(1, keep), global_index.gather(1, drop)
         return x, self._attend(q, k, v), global_index, removed
 
-    def forward_tail(self, x: torch.Tensor, start: int) -> torch.Tensor:
-        """The plain block's output for the tokens x[:, start:] only (every token still gives keys and values):
-        the last block of a tracker whose head reads the search tokens alone needs no more."""
+    def forward_tail(self, x: torch.Tensor, start: int, stop: int | None = None) -> torch.Tensor:
+        """The plain block's output for the tokens x[:, start:stop] only (every token still gives keys and
+        values): the last block of a tracker whose head reads the search tokens alone needs no more."""
         q, k, v = self._heads(self.norm1(x))
-        x = x[:, start:] + self.drop_path1(self.ls1(self._attend(q[:, :, start:], k, v)))
+        x = x[:, start:stop] + self.drop_path1(self.ls1(self._attend(q[:, :, start:stop], k, v)))
         return x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
 
     def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

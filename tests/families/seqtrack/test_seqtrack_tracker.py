@@ -20,7 +20,8 @@ class ScriptedNet(nn.Module):
         self.tokens, self.confidence = tokens, confidence
         self.encoder_inputs: list[list[torch.Tensor]] = []
 
-    def forward_encoder(self, images_list):
+    def forward_encoder(self, images_list, search_only=False):
+        assert search_only  # the tracker's decoder reads the search tokens alone
         self.encoder_inputs.append(images_list)
         return [torch.zeros(1, 1, 1)]
 
