@@ -79,6 +79,7 @@ class SymmetricAdapterBlock(CEBlock):
         return self.mlp_residual(x, self.MLP_X_DTE_Adapter if stream == AUX else None), global_index, removed
 
     def test_time_build(self) -> bool:
+        """Whether to take the test-time paths (set with the CE blocks' by `skip_eliminated_tokens`, eval mode)."""
         return self.skip_eliminated and not self.training
 
     def fuse(self, rgb: torch.Tensor, aux: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
