@@ -7,12 +7,7 @@ worker, with the tracker's per-frame calls on either route.
 Against the real release (chenxlin222/DynamicTrack tracker_code), `benchmark_speed.py --reference <checkout>
 --models dynamictrack:baseline_step2` ran and reported a max |diff| of 1.5e-7; with the router forced either way
 both sides took the same route (differences 9e-8)."""
-import hashlib
 import json
-import os
-import pathlib
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -20,10 +15,9 @@ import torch
 import torch.nn.functional as F
 
 from lib.families import get_family
+from tests.fixtures.official_checkout import checksums, run_in, run_worker, write_checkout
 
-REPO = pathlib.Path(__file__).resolve().parents[3]
 STEP_FILE = get_family("dynamictrack").reference_step
-WORKER = REPO / "tracking" / "speed_reference_worker.py"
 
 MODEL = """
 import torch
@@ -160,23 +154,7 @@ FILES = {
 
 @pytest.fixture
 def official(tmp_path):
-    root = tmp_path / "tracker_code"
-    for name, text in FILES.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
-
-
-def checksums(root: pathlib.Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def run_in(root: pathlib.Path, args: list[str], **kwargs) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run([sys.executable, *args], cwd=root, env=env, capture_output=True, text=True, timeout=120,
-                          **kwargs)
+    return write_checkout(tmp_path / "tracker_code", FILES)
 
 
 def weights(heavy: bool) -> dict[str, torch.Tensor]:
@@ -248,18 +226,7 @@ def test_the_step_runs_the_release_untouched_on_either_route(official, tmp_path)
 
 def test_the_speed_worker_times_it_and_saves_the_first_steps_outputs(official, tmp_path):
     inputs, state = crops(), weights(True)
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    torch.save(inputs, workdir / "inputs.pt")
-    torch.save({"net": state}, workdir / "weights.pth.tar")
-    before = checksums(official)
-    result = run_in(official, [str(WORKER), "--script", "dynamictrack", "--step_file", STEP_FILE, "--config_file",
-                               str(official / "baseline_step2.yaml"), "--workdir", str(workdir), "--threads", "1"],
-                    input="run 2\n")
-    assert result.returncode == 0, result.stderr
-    replies = [json.loads(line) for line in result.stdout.strip().splitlines()]
-    assert replies[0] == {"ready": True} and len(replies[1]["wall_ms"]) == 2
-    saved = torch.load(workdir / "official_out.pt", weights_only=True)
+    saved = run_worker(official, "dynamictrack", STEP_FILE, official / "baseline_step2.yaml", state, inputs,
+                       tmp_path / "work")
     torch.testing.assert_close(saved["pred_boxes"], expected_boxes(state, inputs, True))
     assert bool(saved["heavy_route"])
-    assert checksums(official) == before

@@ -5,22 +5,16 @@ and the speed worker, with the frame ids of the official tracker and the state c
 
 Against the real release (capf-2011/MSTGT at c8b199d), `benchmark_speed.py --reference <checkout> --models
 mstgt:MSTGT-full-256` ran and reported a max |diff| of 2.0e-6 (see the README's MSTGT section)."""
-import hashlib
 import json
-import os
-import pathlib
-import subprocess
-import sys
 import textwrap
 
 import pytest
 import torch
 
 from lib.families import get_family
+from tests.fixtures.official_checkout import checksums, run_in, run_worker, write_checkout
 
-REPO = pathlib.Path(__file__).resolve().parents[3]
 STEP_FILE = get_family("mstgt").reference_step
-WORKER = REPO / "tracking" / "speed_reference_worker.py"
 
 FILES = {
     "lib/__init__.py": "",
@@ -70,23 +64,7 @@ FILES = {
 
 @pytest.fixture
 def official(tmp_path):
-    root = tmp_path / "MSTGT"
-    for name, text in FILES.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
-
-
-def checksums(root: pathlib.Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def run_in(root: pathlib.Path, args: list[str], **kwargs) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run([sys.executable, *args], cwd=root, env=env, capture_output=True, text=True, timeout=120,
-                          **kwargs)
+    return write_checkout(tmp_path / "MSTGT", FILES)
 
 
 def weights_and_inputs():
@@ -131,20 +109,8 @@ def test_the_step_runs_the_broken_release_untouched_with_the_trackers_frame_ids(
 
 def test_the_speed_worker_times_it_and_saves_the_first_steps_outputs(official, tmp_path):
     state, inputs = weights_and_inputs()
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    torch.save(inputs, workdir / "inputs.pt")
-    torch.save({"net": state}, workdir / "weights.pth.tar")
-    before = checksums(official)
-    result = run_in(official, [str(WORKER), "--script", "mstgt", "--step_file", STEP_FILE, "--config_file",
-                               str(official / "MSTGT-full-256.yaml"), "--workdir", str(workdir), "--threads", "1"],
-                    input="run 2\n")
-    assert result.returncode == 0, result.stderr
-    replies = [json.loads(line) for line in result.stdout.strip().splitlines()]
-    assert replies[0] == {"ready": True} and len(replies[1]["wall_ms"]) == 2
-    saved = torch.load(workdir / "official_out.pt", weights_only=True)
+    saved = run_worker(official, "mstgt", STEP_FILE, official / "MSTGT-full-256.yaml", state, inputs, tmp_path / "work")
     torch.testing.assert_close(saved["pred_boxes"], expected_outputs(state, inputs, 1)[0])
-    assert checksums(official) == before
 
 
 def test_the_benchmark_compares_from_a_fresh_start_like_the_official_first_step(tmp_path):

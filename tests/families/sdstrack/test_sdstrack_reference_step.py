@@ -5,13 +5,7 @@ importing `torch._six`) must run, untouched, through the step file and the speed
 
 Against the real release (hoqolo/SDSTrack), the benchmark's comparison on cvpr2024_rgbd (with a 6-channel synthetic
 frame) gave a max |diff| of 4.5e-6, on head_input; score_map, peak_box and peak_score differ by under 1e-6."""
-import hashlib
-import json
 import math
-import os
-import pathlib
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -19,10 +13,9 @@ import torch
 import torch.nn.functional as F
 
 from lib.families import get_family
+from tests.fixtures.official_checkout import checksums, run_in, run_worker, write_checkout
 
-REPO = pathlib.Path(__file__).resolve().parents[3]
 STEP_FILE = get_family("sdstrack").reference_step
-WORKER = REPO / "tracking" / "speed_reference_worker.py"
 STRIDE, TEMPLATE_SIZE, SEARCH_SIZE, CHANNELS = 4, 8, 16, 5  # stand-in network: one strided conv, 5 output maps
 FEAT = SEARCH_SIZE // STRIDE
 
@@ -121,23 +114,7 @@ FILES = {
 
 @pytest.fixture
 def official(tmp_path):
-    root = tmp_path / "SDSTrack"
-    for name, text in FILES.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
-
-
-def checksums(root: pathlib.Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def run_in(root: pathlib.Path, args: list[str], **kwargs) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run([sys.executable, *args], cwd=root, env=env, capture_output=True, text=True, timeout=120,
-                          **kwargs)
+    return write_checkout(tmp_path / "SDSTrack", FILES)
 
 
 def weights_and_inputs():
@@ -199,17 +176,6 @@ def test_the_step_runs_the_release_untouched_with_the_mask_made_once(official, t
 
 def test_the_speed_worker_times_it_and_saves_the_first_steps_outputs(official, tmp_path):
     state, inputs = weights_and_inputs()
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    torch.save(inputs, workdir / "inputs.pt")
-    torch.save({"net": state}, workdir / "weights.pth.tar")
-    before = checksums(official)
-    result = run_in(official, [str(WORKER), "--script", "sdstrack", "--step_file", STEP_FILE, "--config_file",
-                               str(official / "experiments" / "sdstrack" / "cvpr2024_rgbd.yaml"),
-                               "--workdir", str(workdir), "--threads", "1"],
-                    input="run 2\n")
-    assert result.returncode == 0, result.stderr
-    replies = [json.loads(line) for line in result.stdout.strip().splitlines()]
-    assert replies[0] == {"ready": True} and len(replies[1]["wall_ms"]) == 2
-    assert_outputs(torch.load(workdir / "official_out.pt", weights_only=True), expected_outputs(state, inputs))
-    assert checksums(official) == before
+    saved = run_worker(official, "sdstrack", STEP_FILE, official / "experiments" / "sdstrack" / "cvpr2024_rgbd.yaml",
+                       state, inputs, tmp_path / "work")
+    assert_outputs(saved, expected_outputs(state, inputs))

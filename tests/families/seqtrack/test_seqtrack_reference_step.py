@@ -7,12 +7,7 @@ slots and sequence format of the official tracker.
 Against the real release (microsoft/VideoX at 1744b21, folder SeqTrack), `benchmark_speed.py --reference <checkout>
 --models seqtrack:seqtrack_b256` ran and reported a max |diff| of 8.7e-11 (same box tokens, confidences equal to
 float32 rounding)."""
-import hashlib
 import json
-import os
-import pathlib
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -20,10 +15,9 @@ import pytest
 import torch
 
 from lib.families import get_family
+from tests.fixtures.official_checkout import checksums, run_in, run_worker, write_checkout
 
-REPO = pathlib.Path(__file__).resolve().parents[3]
 STEP_FILE = get_family("seqtrack").reference_step
-WORKER = REPO / "tracking" / "speed_reference_worker.py"
 BINS = 8
 
 FILES = {
@@ -103,22 +97,7 @@ def official(tmp_path):
     root = tmp_path / "SeqTrack"
     files = {**{name: textwrap.dedent(text) for name, text in FILES.items()},
              **{f"experiments/seqtrack/{name}.yaml": json.dumps(cfg) for name, cfg in CONFIGS.items()}}
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
-
-
-def checksums(root: pathlib.Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def run_in(root: pathlib.Path, args: list[str], **kwargs) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run([sys.executable, *args], cwd=root, env=env, capture_output=True, text=True, timeout=120,
-                          **kwargs)
+    return write_checkout(root, files)
 
 
 def weights_and_inputs() -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
@@ -170,23 +149,12 @@ def test_the_step_runs_the_release_untouched_as_its_tracker_calls_the_network(of
 
 def test_the_speed_worker_times_it_and_saves_the_first_steps_outputs(official, tmp_path):
     state, inputs = weights_and_inputs()
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    torch.save(inputs, workdir / "inputs.pt")
-    torch.save({"net": state}, workdir / "weights.pth.tar")
-    before = checksums(official)
-    result = run_in(official, [str(WORKER), "--script", "seqtrack", "--step_file", STEP_FILE, "--config_file",
-                               str(official / "experiments" / "seqtrack" / "seqtrack_b256.yaml"),
-                               "--workdir", str(workdir), "--threads", "1"], input="run 2\n")
-    assert result.returncode == 0, result.stderr
-    replies = [json.loads(line) for line in result.stdout.strip().splitlines()]
-    assert replies[0] == {"ready": True} and len(replies[1]["wall_ms"]) == 2
-    saved = torch.load(workdir / "official_out.pt", weights_only=True)
+    saved = run_worker(official, "seqtrack", STEP_FILE, official / "experiments" / "seqtrack" / "seqtrack_b256.yaml",
+                       state, inputs, tmp_path / "work")
     memory = expected_memory(state, inputs, 2)
     torch.testing.assert_close(saved["memory"], memory)
     torch.testing.assert_close(saved["confidence"], memory.sum(dim=(1, 2)).repeat(4, 1).T)
     assert saved["pred_boxes"].tolist() == [[BINS + 1] * 4]
-    assert checksums(official) == before
 
 
 def test_our_step_returns_the_official_decoders_outputs_so_the_benchmark_compares_them(tmp_path):
