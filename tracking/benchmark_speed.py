@@ -60,6 +60,7 @@ MODELS = {  # display name -> (tracker, config)
     "MSTGT-256": ("mstgt", "MSTGT-full-256"),
     "DynamicTrack": ("dynamictrack", "baseline_step2"),
     "SDSTrack-RGBD": ("sdstrack", "cvpr2024_rgbd"),
+    "TinySiam": ("tinysiam", "quickstart"),  # the quickstart's own tracker (no official code)
 }
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "speed_reference_worker.py")
 
