@@ -62,6 +62,7 @@ def captured_runs(monkeypatch, tracker: Tracker, sequences, batch: int) -> dict[
     ("stark_s", []),
     ("stark_st", ["DATA.MAX_SAMPLE_INTERVAL", "2"]),  # dynamic templates may update every second frame
     ("ostrack", []),
+    ("mstgt", []),  # carried tokens per sequence, the template encoded once per sequence
     ("tinysiam", ["TEST.SCALE_STEP", "0", "TEST.PIXEL_WEIGHT", "0"]),
     ("tinysiam", ["TEST.SCALE_STEP", "0", "TEST.PIXEL_WEIGHT", "0.5"]),  # pixel kernels of each sequence's size
 ])
