@@ -84,7 +84,8 @@ def test_box_at_peak_equals_cal_bbox_on_the_full_maps():
     assert torch.equal(peak, expected_peak)
 
 
-def tiny_ostrack(family: str = "ostrack", config: str = "tiny") -> torch.nn.Module:
+def tiny_one_stream(family: str = "ostrack", config: str = "tiny") -> torch.nn.Module:
+    """A tiny eval-mode one-stream network, BatchNorm statistics randomised and candidate scores spread."""
     torch.manual_seed(0)
     net = get_family(family).build_model(load_config(family, config), False)
     randomise_norm_statistics(net)
@@ -97,7 +98,7 @@ def tiny_ostrack(family: str = "ostrack", config: str = "tiny") -> torch.nn.Modu
 @pytest.mark.parametrize("prepared", [False, True], ids=["plain", "inference_build"])
 @pytest.mark.parametrize("keep_ratio", [None, 1.0])
 def test_search_only_backbone_equals_the_search_tokens_of_the_full_one(prepared, keep_ratio):
-    net = tiny_ostrack()
+    net = tiny_one_stream()
     backbone = net.backbone
     assert backbone.trims_last_block(keep_ratio)
     z, x = torch.randn(2, 3, 64, 64), torch.randn(2, 3, 128, 128)
@@ -127,7 +128,7 @@ def test_last_block_with_candidate_elimination_is_not_trimmed():
 
 @pytest.mark.parametrize("weight", [1.0, 0.0])
 def test_tracker_step_box_equals_the_full_forward_box(weight):
-    net = tiny_ostrack()
+    net = tiny_one_stream()
     params = TrackerParams.create("ostrack", "tiny", load_weights=False, opts=["TEST.WINDOW_WEIGHT", str(weight)])
     tracker = OSTrackTracker(params, net=prepare_for_inference(net))
     z, x = torch.randn(3, 3, 64, 64), torch.randn(3, 3, 128, 128)
@@ -144,7 +145,7 @@ def test_tracker_step_box_equals_the_full_forward_box(weight):
 def test_eliminating_blocks_of_the_inference_build_equal_the_plain_path():
     """In the test-time build a CE block computes attention outputs and the projection for the tokens it keeps
     only (in eval mode); the plain eval model keeps the official path, whose FLOPs the profiles report."""
-    net = tiny_ostrack()
+    net = tiny_one_stream()
     z, x = torch.randn(2, 3, 64, 64), torch.randn(2, 3, 128, 128)
     with torch.no_grad():
         full, full_aux = net.backbone(z, x)
@@ -192,7 +193,7 @@ def test_mstgt_tracking_step_equals_the_full_forward_over_frames(prepared):
 def test_sdstrack_test_time_build_equals_the_plain_path():
     """SDSTrack's test-time build: each stream's eliminating blocks for the kept tokens alone, the fusion attention
     as two unmasked attentions (one per direction) instead of a masked one over both modalities."""
-    net = tiny_ostrack("sdstrack", "tiny_rgbd")
+    net = tiny_one_stream("sdstrack", "tiny_rgbd")
     z, x = torch.randn(2, 6, 64, 64), torch.randn(2, 6, 128, 128)
     with torch.no_grad():
         full = net(z, x)
