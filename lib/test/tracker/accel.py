@@ -98,6 +98,6 @@ def accelerate(tracker: NetworkTracker, dtype: str = "fp32", cuda_graph: bool = 
     step = tracker.forward_tensors
     if dtype != "fp32":
         step = autocast_step(step, device, DTYPES[dtype])
-    # forward_search calls forward_tensors, so whatever per-sequence state it carries (MSTGT's tokens) stays.
+    # forward_search calls forward_tensors, so whatever per-sequence state it carries (e.g. tokens) stays.
     tracker.forward_tensors = GraphedStep(step)
     return tracker

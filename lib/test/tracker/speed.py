@@ -94,7 +94,7 @@ def build_bench_tracker(tracker_name: str, config: str, weights_file: str, devic
                         opts: list[str] | tuple = ()) -> NetworkTracker:
     """The registered tracker, built the way test.py builds it, on random weights first saved to `weights_file`
     (a checkpoint with a 'net' entry, so another implementation can load the same weights). The weights are
-    seeded: data-dependent paths (DynamicTrack's route) go the same way in every run."""
+    seeded: data-dependent paths (a router's choice of branch) go the same way in every run."""
     params = TrackerParams.create(tracker_name, config, load_weights=False, device=device, opts=opts)
     if not params.has_network:
         raise UnknownNameError(f"tracker '{tracker_name}' has no network to time")

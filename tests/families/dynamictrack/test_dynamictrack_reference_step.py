@@ -8,14 +8,13 @@ Against the real release (chenxlin222/DynamicTrack tracker_code), `benchmark_spe
 --models dynamictrack:baseline_step2` ran and reported a max |diff| of 1.5e-7; with the router forced either way
 both sides took the same route (differences 9e-8)."""
 import json
-import textwrap
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from lib.families import get_family
-from tests.fixtures.official_checkout import checksums, run_in, run_worker, write_checkout
+from tests.fixtures.official_checkout import checksums, run_in, run_worker, step_script, write_checkout
 
 STEP_FILE = get_family("dynamictrack").reference_step
 
@@ -195,14 +194,9 @@ def test_the_step_runs_the_release_untouched_on_either_route(official, tmp_path)
     inputs = crops()
     torch.save({"inputs": inputs, "heavy": weights(True), "light": weights(False)}, tmp_path / "case.pt")
     before = checksums(official)
-    script = textwrap.dedent(f"""
-        import importlib.util, json, torch
+    script = step_script(STEP_FILE, tmp_path / "case.pt", f"""
         from lib.config.dynamictrack.config import cfg
         cuda = torch.Tensor.cuda
-        spec = importlib.util.spec_from_file_location("reference_step", {str(STEP_FILE)!r})
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        case = torch.load({str(tmp_path / "case.pt")!r}, weights_only=True)
         result = {{}}
         for route in ("heavy", "light"):
             step = module.build_step("dynamictrack", cfg, case["inputs"],

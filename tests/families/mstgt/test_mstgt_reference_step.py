@@ -6,13 +6,12 @@ and the speed worker, with the frame ids of the official tracker and the state c
 Against the real release (capf-2011/MSTGT at c8b199d), `benchmark_speed.py --reference <checkout> --models
 mstgt:MSTGT-full-256` ran and reported a max |diff| of 2.0e-6 (see the README's MSTGT section)."""
 import json
-import textwrap
 
 import pytest
 import torch
 
 from lib.families import get_family
-from tests.fixtures.official_checkout import checksums, run_in, run_worker, write_checkout
+from tests.fixtures.official_checkout import checksums, run_in, run_worker, step_script, write_checkout
 
 STEP_FILE = get_family("mstgt").reference_step
 
@@ -87,12 +86,7 @@ def test_the_step_runs_the_broken_release_untouched_with_the_trackers_frame_ids(
     state, inputs = weights_and_inputs()
     torch.save({"state": state, "inputs": inputs}, tmp_path / "case.pt")
     before = checksums(official)
-    script = textwrap.dedent(f"""
-        import importlib.util, json, torch
-        spec = importlib.util.spec_from_file_location("reference_step", {str(STEP_FILE)!r})
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        case = torch.load({str(tmp_path / "case.pt")!r}, weights_only=True)
+    script = step_script(STEP_FILE, tmp_path / "case.pt", f"""
         step = module.build_step("mstgt", {{}}, case["inputs"],
                                  lambda net: net.load_state_dict(case["state"], strict=True))
         outs = [step() for _ in range(3)]

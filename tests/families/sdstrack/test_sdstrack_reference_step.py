@@ -6,14 +6,13 @@ importing `torch._six`) must run, untouched, through the step file and the speed
 Against the real release (hoqolo/SDSTrack), the benchmark's comparison on cvpr2024_rgbd (with a 6-channel synthetic
 frame) gave a max |diff| of 4.5e-6, on head_input; score_map, peak_box and peak_score differ by under 1e-6."""
 import math
-import textwrap
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from lib.families import get_family
-from tests.fixtures.official_checkout import checksums, run_in, run_worker, write_checkout
+from tests.fixtures.official_checkout import checksums, run_in, run_worker, step_script, write_checkout
 
 STEP_FILE = get_family("sdstrack").reference_step
 STRIDE, TEMPLATE_SIZE, SEARCH_SIZE, CHANNELS = 4, 8, 16, 5  # stand-in network: one strided conv, 5 output maps
@@ -152,14 +151,9 @@ def test_the_step_runs_the_release_untouched_with_the_mask_made_once(official, t
     state, inputs = weights_and_inputs()
     torch.save({"state": state, "inputs": inputs}, tmp_path / "case.pt")
     before = checksums(official)
-    script = textwrap.dedent(f"""
-        import importlib.util, torch
+    script = step_script(STEP_FILE, tmp_path / "case.pt", f"""
         from lib.config.sdstrack.config import cfg
         from lib.utils import ce_utils
-        spec = importlib.util.spec_from_file_location("reference_step", {str(STEP_FILE)!r})
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        case = torch.load({str(tmp_path / "case.pt")!r}, weights_only=True)
         step = module.build_step("sdstrack", cfg, case["inputs"],
                                  lambda net: net.load_state_dict(case["state"], strict=True))
         outs = [step() for _ in range(3)]

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from lib.families import get_family
-from tests.fixtures.official_checkout import checksums, run_in, run_worker, write_checkout
+from tests.fixtures.official_checkout import checksums, run_in, run_worker, step_script, write_checkout
 
 STEP_FILE = get_family("seqtrack").reference_step
 BINS = 8
@@ -117,14 +117,9 @@ def test_the_step_runs_the_release_untouched_as_its_tracker_calls_the_network(of
     torch.save({"state": state, "inputs": inputs}, tmp_path / "case.pt")
     before = checksums(official)
     config_file = official / "experiments" / "seqtrack" / f"{config}.yaml"
-    script = textwrap.dedent(f"""
-        import importlib.util, json, torch
+    script = step_script(STEP_FILE, tmp_path / "case.pt", f"""
         from lib.config.seqtrack import config
         config.update_config_from_file({str(config_file)!r})
-        spec = importlib.util.spec_from_file_location("reference_step", {str(STEP_FILE)!r})
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        case = torch.load({str(tmp_path / "case.pt")!r}, weights_only=True)
         step = module.build_step("seqtrack", config.cfg, case["inputs"],
                                  lambda net: net.load_state_dict(case["state"], strict=True))
         out = step()
