@@ -204,3 +204,29 @@ def test_few_queries_attend_unprojected_keys_with_the_module_result(padding, mon
         out = packed(query, memory + pos, memory, key_padding_mask=mask, need_weights=False)[0]
     assert out.shape == ref.shape
     assert_close(out, ref)
+
+
+@pytest.mark.parametrize("padded", [0, 7])
+def test_one_sequence_attends_without_its_padding_keys(padded, monkeypatch):
+    """Batch 1: keys the mask hides are left out instead of masked (same outputs, no mask in the kernel)."""
+    torch.manual_seed(1)
+    mha = nn.MultiheadAttention(32, 4).eval()
+    nn.init.normal_(mha.in_proj_bias)
+    x = torch.randn(30, 1, 32)
+    mask = torch.zeros(1, 30, dtype=torch.bool)
+    mask[0, torch.randperm(30)[:padded]] = True
+    with torch.no_grad():
+        ref = mha(x, x, x, key_padding_mask=mask, need_weights=False)[0]
+    calls = []
+    kernel = torch.nn.functional.scaled_dot_product_attention
+
+    def spy(q, k, v, attn_mask=None, **kwargs):
+        calls.append((k.shape[-2], attn_mask))
+        return kernel(q, k, v, attn_mask=attn_mask, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spy)
+    packed = PackedMultiheadAttention.wrap(mha)
+    with torch.inference_mode():
+        out = packed(x, x, x, key_padding_mask=mask, need_weights=False)[0]
+    assert calls == [(30 - padded, None)]
+    assert_close(out, ref)

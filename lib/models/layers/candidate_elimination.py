@@ -14,6 +14,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from timm.models.vision_transformer import Block
 
+from lib.models.layers.attention import scaled_dot_product_attention
+
 TEMPLATE_RANGES = ("ALL", "CTR_POINT", "CTR_REC", "GT_BOX")
 
 
@@ -140,9 +142,10 @@ class CEBlock(Block):
         """x: (B, L_t + L_s, C) template tokens first. stream: the input stream the tokens come from (this block
         treats all alike; a subclass may apply per-stream adapters). Returns (x, global_index, removed or None)."""
         ratio = self.active_keep_ratio(keep_ratio)
-        if ratio >= 1:
-            return super().forward(x), global_index, None
-        if self.skip_eliminated and not self.training:
+        test_time = self.skip_eliminated and not self.training
+        if ratio >= 1:  # a plain block; at test time through `_attend` (its CPU query padding)
+            return (self.forward_tail(x, 0) if test_time else super().forward(x)), global_index, None
+        if test_time:
             return self._forward_kept(x, num_template, global_index, template_mask, ratio)
         attn_out, scores = self.attention_with_scores(self.norm1(x), num_template, template_mask)
         x = x + self.drop_path1(self.ls1(attn_out))
@@ -199,7 +202,7 @@ class CEBlock(Block):
     def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """timm's attention from the heads on: attention of q over k / v, merged heads, output projection."""
         attn: nn.Module = self.attn
-        return self._project_heads(F.scaled_dot_product_attention(
+        return self._project_heads(scaled_dot_product_attention(
             q, k, v, dropout_p=attn.attn_drop.p if self.training else 0.0))
 
     def _project_heads(self, out: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,8 @@ import torch.nn.functional as F
 from timm.layers import Mlp
 from torchvision.models.resnet import Bottleneck
 
+from lib.models.layers.attention import scaled_dot_product_attention
+
 ROWS_HINT = 512  # rows (tokens) the linear packing is tuned for; other row counts run as fast on it
 MAX_CONV_SHAPES = 4  # input shapes a convolution keeps a packing for (template, search, batched: a few)
 # Cross-attention leaves keys and values unprojected when FEW_QUERIES * queries * heads <= width: then it costs at
@@ -163,7 +165,8 @@ class PackedMultiheadAttention(_PackedLayer, nn.MultiheadAttention):
     """nn.MultiheadAttention (sequence-first, one embedding width, no added key/value biases) whose projections
     run on packed weights when only the attention output is asked for: the same projections, key-padding mask and
     scaled_dot_product_attention as F.multi_head_attention_forward, without its per-call argument handling; a
-    few queries over many keys attend without projecting the keys and values (`_attend_unprojected`)."""
+    single sequence's padding keys are left out instead of masked (`_drop_padding_keys`), and a few queries over
+    many keys attend without projecting the keys and values (`_attend_unprojected`)."""
 
     @torch.no_grad()
     def repack(self) -> None:
@@ -192,6 +195,8 @@ class PackedMultiheadAttention(_PackedLayer, nn.MultiheadAttention):
                                    attn_mask=attn_mask, average_attn_weights=average_attn_weights,
                                    is_causal=is_causal)
         length, batch, _ = query.shape
+        if key_padding_mask is not None and batch == 1:
+            key, value, key_padding_mask = _drop_padding_keys(key, value, key_padding_mask)
         mask = None
         if key_padding_mask is not None:  # True = padding, as a float mask the way the module builds it
             mask = torch.zeros(key_padding_mask.shape, dtype=query.dtype).masked_fill_(key_padding_mask,
@@ -216,7 +221,7 @@ class PackedMultiheadAttention(_PackedLayer, nn.MultiheadAttention):
         def split(x: torch.Tensor) -> torch.Tensor:  # (L, B, E) -> (B, heads, L, E / heads)
             return x.reshape(x.shape[0], batch, self.num_heads, self.head_dim).permute(1, 2, 0, 3)
 
-        out = F.scaled_dot_product_attention(split(q), split(k), split(v), attn_mask=mask)
+        out = scaled_dot_product_attention(split(q), split(k), split(v), attn_mask=mask)
         return out.permute(2, 0, 1, 3).reshape(length, batch, self.embed_dim)
 
     def _attend_unprojected(self, q: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
@@ -240,6 +245,19 @@ class PackedMultiheadAttention(_PackedLayer, nn.MultiheadAttention):
         if self.in_proj_bias is not None:
             out = out + self.in_proj_bias[self._rows("v")].view(heads, dim)
         return out.reshape(length, batch, width)
+
+
+def _drop_padding_keys(key: torch.Tensor, value: torch.Tensor, key_padding_mask: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """One sequence's keys and values without the ones its key-padding mask hides, and no mask: hidden keys get
+    softmax weight exactly 0, so the attention is the same (to float rounding) with fewer keys, and the CPU kernel
+    runs about a fifth faster without a mask. Unchanged when every key is hidden (the module gives NaN then)."""
+    kept = (~key_padding_mask[0]).nonzero().squeeze(1)
+    if kept.numel() == key.shape[0]:
+        return key, value, None
+    if kept.numel() == 0:
+        return key, value, key_padding_mask
+    return key.index_select(0, kept), value.index_select(0, kept), None
 
 
 def _packed_twin(layer: nn.Module) -> nn.Module | None:
