@@ -1,6 +1,6 @@
 """Speed of one tracking step for the registered models at full size: the network alone and the whole tracker.
 
-    python tracking/benchmark_speed.py                              # every model below, CPU
+    python tracking/benchmark_speed.py                              # every family's full-size models, CPU
     python tracking/benchmark_speed.py --models stark_s:baseline --runs 20
     python tracking/benchmark_speed.py --reference /path/to/Stark --models STARK-S50 STARK-ST50 STARK-ST101
     python tracking/benchmark_speed.py --device cuda --dtype fp16 --cuda_graph --batch 64
@@ -39,6 +39,7 @@ from typing import Any
 
 import torch
 
+from lib.families import discover
 from lib.models.layers.packed import use_packed_kernels
 from lib.test.parameter import TrackerParams
 from lib.test.tracker.accel import DTYPES, accelerate
@@ -49,41 +50,35 @@ from lib.utils.device import resolve_device
 from lib.utils.env import MissingPathError
 from lib.utils.io import atomic_write_text
 
-MODELS = {  # display name -> (tracker, config)
-    "STARK-S50": ("stark_s", "baseline"),
-    "STARK-ST50": ("stark_st", "baseline"),
-    "STARK-ST101": ("stark_st", "baseline_R101"),
-    "OSTrack-256": ("ostrack", "vitb_256_mae_ce_32x4_ep300"),
-    "OSTrack-384": ("ostrack", "vitb_384_mae_ce_32x4_ep300"),
-    "SeqTrack-B256": ("seqtrack", "seqtrack_b256"),
-    "SeqTrack-B384": ("seqtrack", "seqtrack_b384"),
-    "MSTGT-256": ("mstgt", "MSTGT-full-256"),
-    "DynamicTrack": ("dynamictrack", "baseline_step2"),
-    "SDSTrack-RGBD": ("sdstrack", "cvpr2024_rgbd"),
-    "TinySiam": ("tinysiam", "quickstart"),  # the quickstart's own tracker (no official code)
-}
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "speed_reference_worker.py")
 
 
+def default_models() -> dict[str, tuple[str, str]]:
+    """Display name -> (tracker, config): the full-size models every registered family declares for this benchmark
+    (its `speed_models`)."""
+    return {name: model for family in discover().values() for name, model in family.speed_models.items()}
+
+
 def parse_models(values: list[str] | None) -> dict[str, tuple[str, str]]:
-    """Display names from MODELS, or TRACKER:CONFIG pairs."""
+    """Display names from `default_models()`, or TRACKER:CONFIG pairs."""
+    models = default_models()
     if not values:
-        return dict(MODELS)
+        return models
     chosen = {}
     for value in values:
-        if value in MODELS:
-            chosen[value] = MODELS[value]
+        if value in models:
+            chosen[value] = models[value]
         elif ":" in value:
             tracker, config = value.split(":", 1)
             chosen[value] = (tracker, config)
         else:
-            raise UserError(f"--models {value}: give one of {', '.join(MODELS)} or TRACKER:CONFIG")
+            raise UserError(f"--models {value}: give one of {', '.join(models)} or TRACKER:CONFIG")
     return chosen
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="*", default=None, help=f"default: {' '.join(MODELS)}")
+    parser.add_argument("--models", nargs="*", default=None, help=f"default: {' '.join(default_models())}")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="default: cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores; 1 when busy)")
     parser.add_argument("--clock", choices=["auto", "wall", "cpu"], default="auto",

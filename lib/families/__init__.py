@@ -122,6 +122,8 @@ class Family:
         model built from that experiment file must match.
     reference_step: path of a script that runs the official code's tracking step on given weights and inputs
         (tracking/benchmark_speed.py --reference times it against ours).
+    speed_models: display name -> (tracker, config) of the full-size models tracking/benchmark_speed.py times
+        by default (e.g. "STARK-ST101" -> ("stark_st", "baseline_R101")).
     The other fields are optional steps; see their Protocols above.
     """
 
@@ -141,6 +143,7 @@ class Family:
     manifests: Mapping[tuple[str, str], str] = field(default_factory=dict)
     experiments: str | None = None
     reference_step: str | None = None
+    speed_models: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -153,6 +156,8 @@ class Family:
             raise TypeError(f"family '{self.name}': tiny/manifests name unknown script(s) {unknown}")
         if any(t not in ("", *self.scripts) for t in self.trackers.values()):
             raise TypeError(f"family '{self.name}': a tracker names a script the family does not declare")
+        if any(tracker not in self.trackers for tracker, _ in self.speed_models.values()):
+            raise TypeError(f"family '{self.name}': speed_models name a tracker the family does not declare")
 
     def checkpoint_prefix(self, script: str) -> str:
         return self.scripts[script]

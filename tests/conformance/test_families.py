@@ -87,6 +87,16 @@ def test_script_declares_what_the_suite_needs(family, script):
     assert _experiments(family, script), f"no experiment files for '{script}'"
 
 
+@pytest.mark.parametrize("family", [f for f in FAMILIES if f.scripts], ids=_id)
+def test_family_declares_its_benchmark_models(family):
+    """tracking/benchmark_speed.py times the speed_models of every family by default: each names a tracker of
+    the family and one of its script's experiment files."""
+    assert family.speed_models, f"{family.name} declares no speed_models"
+    for name, (tracker, config) in family.speed_models.items():
+        script = family.trackers[tracker]
+        assert (pathlib.Path(family.experiments_root()) / script / f"{config}.yaml").is_file(), name
+
+
 def test_suite_covers_the_fixture_and_the_official_families():
     names = {f.name for f in FAMILIES}
     assert {"stark", "ostrack", FIXTURE.name} <= names

@@ -22,6 +22,18 @@ def bench():
         yield runpy.run_path(SCRIPT, run_name="benchmark_speed")
 
 
+def test_default_models_are_the_families_declarations(bench):
+    from lib import families
+    from tests.fixtures.twotemplate_family import FAMILY
+
+    assert bench["default_models"]()["STARK-ST101"] == ("stark_st", "baseline_R101")
+    families.register(FAMILY)  # a new family's models join the default list without touching the benchmark
+    try:
+        assert bench["parse_models"](None)["TwoTemplate-tiny"] == ("twotemplate", "tiny")
+    finally:
+        families.unregister(FAMILY.name)
+
+
 def test_busy_counts_other_work_only():
     assert not LoadSample(load1=1.0, cores=2, own_threads=1).busy  # our own thread is not "other work"
     assert LoadSample(load1=3.5, cores=2, own_threads=1).busy  # 1.25 per core from others

@@ -34,5 +34,6 @@ FAMILY = Family(
     tiny={"dynamictrack": TinyRun("tiny_step2")},
     manifests={("dynamictrack", "baseline_step2"): "dynamictrack.json"},
     reference_step=os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_step.py"),
+    speed_models={"DynamicTrack": ("dynamictrack", "baseline_step2")},
     description="DynamicTrack: ResNet-18 / ResNet-50 STARK-S branches and a trained router choosing one per frame",
 )

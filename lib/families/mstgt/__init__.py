@@ -88,5 +88,6 @@ FAMILY = Family(
     # The got file builds the same network as the full-data file the manifest was made from.
     manifests={("mstgt", f"MSTGT-{data}-256"): "mstgt_256.json" for data in ("full", "got")},
     reference_step=os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_step.py"),
+    speed_models={"MSTGT-256": ("mstgt", "MSTGT-full-256")},
     description="MSTGT: HiViT-B tracker with multi-scale prompt and carried spatio-temporal tokens (2025)",
 )

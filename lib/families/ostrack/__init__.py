@@ -61,5 +61,7 @@ FAMILY = Family(
     manifests={("ostrack", f"vitb_{size}_mae_ce_32x4_{data}"): f"ostrack{size}.json"
                for size in (256, 384) for data in ("ep300", "got10k_ep100")},
     reference_step=os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_step.py"),
+    speed_models={"OSTrack-256": ("ostrack", "vitb_256_mae_ce_32x4_ep300"),
+                  "OSTrack-384": ("ostrack", "vitb_384_mae_ce_32x4_ep300")},
     description="OSTrack: one-stream ViT tracker with candidate elimination (ECCV 2022)",
 )

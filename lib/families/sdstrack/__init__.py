@@ -75,5 +75,6 @@ FAMILY = Family(
     # The three files build the same network (only data, epochs and learning rates differ).
     manifests={("sdstrack", f"cvpr2024_{m}"): "sdstrack_rgbd.json" for m in ("rgbd", "rgbt", "rgbe")},
     reference_step=os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_step.py"),
+    speed_models={"SDSTrack-RGBD": ("sdstrack", "cvpr2024_rgbd")},
     description="SDSTrack: symmetric adapters and self-distillation for RGB-D/T/E tracking (CVPR 2024)",
 )

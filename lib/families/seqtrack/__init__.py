@@ -55,5 +55,6 @@ FAMILY = Family(
     manifests={("seqtrack", f"seqtrack_b{size}{data}"): f"seqtrack_b{size}.json"
                for size in (256, 384) for data in ("", "_got")},
     reference_step=os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_step.py"),
+    speed_models={"SeqTrack-B256": ("seqtrack", "seqtrack_b256"), "SeqTrack-B384": ("seqtrack", "seqtrack_b384")},
     description="SeqTrack: ViT encoder + autoregressive box-token decoder (CVPR 2023)",
 )

@@ -40,5 +40,7 @@ FAMILY = Family(
                                            ("baseline_R101", "stark_st101.json"),
                                            ("baseline_R101_got10k_only", "stark_st101.json"))}},
     reference_step=os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_step.py"),
+    speed_models={"STARK-S50": ("stark_s", "baseline"), "STARK-ST50": ("stark_st", "baseline"),
+                  "STARK-ST101": ("stark_st", "baseline_R101")},
     description="STARK-S50 / STARK-ST50 / STARK-ST101: ResNet + DETR encoder-decoder + corner head (+ score head)",
 )

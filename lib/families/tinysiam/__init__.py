@@ -42,5 +42,6 @@ FAMILY = Family(
     data_options=data_options,
     dummy_inputs=dummy_inputs,
     tiny={"tinysiam": TinyRun("tiny")},
+    speed_models={"TinySiam": ("tinysiam", "quickstart")},
     description="TinySiam: small Siamese correlation tracker for CPU quick runs (not a published family)",
 )
