@@ -24,6 +24,7 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
     if not (CPU_PAD_FROM <= rows < CPU_LARGE_QUERY_BLOCKS and q.device.type == "cpu" and q.dtype == torch.float32
             and dropout_p == 0.0 and not (torch.is_grad_enabled() and q.requires_grad)):
         return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)
-    padded = q.new_zeros(*q.shape[:-2], CPU_LARGE_QUERY_BLOCKS, q.shape[-1])
+    padded = q.new_empty(*q.shape[:-2], CPU_LARGE_QUERY_BLOCKS, q.shape[-1])
     padded[..., :rows, :] = q
+    padded[..., rows:, :] = 0.0  # any finite rows would do: their outputs are dropped
     return F.scaled_dot_product_attention(padded, k, v, attn_mask=attn_mask)[..., :rows, :]
