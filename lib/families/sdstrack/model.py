@@ -78,10 +78,6 @@ class SymmetricAdapterBlock(CEBlock):
             x, global_index, removed = eliminate_candidates(x, scores, num_template, ratio, global_index)
         return self.mlp_residual(x, self.MLP_X_DTE_Adapter if stream == AUX else None), global_index, removed
 
-    def test_time_build(self) -> bool:
-        """Whether to take the test-time paths (set with the CE blocks' by `skip_eliminated_tokens`, eval mode)."""
-        return self.skip_eliminated and not self.training
-
     def fuse(self, rgb: torch.Tensor, aux: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The fusion pass over [rgb ; aux]: every token attends only to the other modality's tokens."""
         x = torch.cat([rgb, aux], dim=1)

@@ -14,8 +14,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 from timm.models.vision_transformer import Block
 
-from lib.models.layers.attention import scaled_dot_product_attention
-
 TEMPLATE_RANGES = ("ALL", "CTR_POINT", "CTR_REC", "GT_BOX")
 
 
@@ -142,16 +140,19 @@ class CEBlock(Block):
         """x: (B, L_t + L_s, C) template tokens first. stream: the input stream the tokens come from (this block
         treats all alike; a subclass may apply per-stream adapters). Returns (x, global_index, removed or None)."""
         ratio = self.active_keep_ratio(keep_ratio)
-        test_time = self.skip_eliminated and not self.training
-        if ratio >= 1:  # a plain block; at test time through `_attend` (its CPU query padding)
-            return (self.forward_tail(x, 0) if test_time else super().forward(x)), global_index, None
-        if test_time:
+        if ratio >= 1:
+            return super().forward(x), global_index, None
+        if self.test_time_build():
             return self._forward_kept(x, num_template, global_index, template_mask, ratio)
         attn_out, scores = self.attention_with_scores(self.norm1(x), num_template, template_mask)
         x = x + self.drop_path1(self.ls1(attn_out))
         x, global_index, removed = eliminate_candidates(x, scores, num_template, ratio, global_index)
         x = x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
         return x, global_index, removed
+
+    def test_time_build(self) -> bool:
+        """Whether to take the test-time paths: set by `skip_eliminated_tokens`, and in eval mode."""
+        return self.skip_eliminated and not self.training
 
     def attention_with_scores(self, x: torch.Tensor, num_template: int, template_mask: torch.Tensor | None
                               ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -202,7 +203,7 @@ class CEBlock(Block):
     def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """timm's attention from the heads on: attention of q over k / v, merged heads, output projection."""
         attn: nn.Module = self.attn
-        return self._project_heads(scaled_dot_product_attention(
+        return self._project_heads(F.scaled_dot_product_attention(
             q, k, v, dropout_p=attn.attn_drop.p if self.training else 0.0))
 
     def _project_heads(self, out: torch.Tensor) -> torch.Tensor:
