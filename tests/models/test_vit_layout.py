@@ -44,6 +44,27 @@ def test_fixture_layout_builds_and_runs_forward():
     assert all(p.grad is not None for n, p in net.named_parameters() if n not in ("pos_embed",))
 
 
+@pytest.mark.parametrize("layout", [FIXTURE_LAYOUT, ViTLayout(cls_token="prepended"),
+                                    ViTLayout(in_chans=6, streams=2)], ids=["fixture", "cls", "two_streams"])
+def test_template_tokens_embedded_before_give_the_same_forward(layout):
+    """What a tracker does once per template (embed_templates / template_tokens) and passes to every frame."""
+    torch.manual_seed(0)
+    net = tiny_vit(layout)
+    channels = layout.in_chans
+    templates = [torch.randn(2, channels, 32, 32) for _ in range(layout.num_templates)]
+    x = torch.randn(2, channels, 64, 64)
+    with torch.no_grad():
+        expected, _ = net(templates, x)
+        tokens = net.embed_templates(templates)
+        feat, _ = net(None, x, template_tokens=tokens)
+        one_by_one = torch.cat([net.template_tokens(t) for t in templates], dim=2)
+    assert tokens.shape == (layout.streams, 2, layout.num_templates * 4, 32)
+    assert torch.equal(one_by_one, tokens)
+    assert torch.equal(feat, expected)
+    with pytest.raises(ValueError, match="template_tokens"):
+        net(None, x, template_tokens=tokens[:, :, 1:])
+
+
 def test_search_first_is_a_permutation_of_template_first():
     """Attention is permutation-equivariant, so the same weights give the same tokens, reordered."""
     torch.manual_seed(0)

@@ -134,7 +134,7 @@ def test_tracker_step_box_equals_the_full_forward_box(weight):
     z, x = torch.randn(3, 3, 64, 64), torch.randn(3, 3, 128, 128)
     with torch.inference_mode():
         full = tracker.locate(net(z, x))
-        step = tracker.forward_tensors(z, x, None)
+        step = tracker.forward_tensors(net.backbone.embed_templates(z), x, None)
     assert "size_map" not in step and "backbone_feat" not in step
     assert step["search_cells"].shape[0] == 3  # candidate elimination ran: the score map came from the kept cells
     assert_close(step["score_map"], full["score_map"])

@@ -23,10 +23,12 @@ class OSTrack(nn.Module):
         self.feat_sz_s = box_head.feat_sz
         self.feat_len_s = box_head.feat_sz ** 2
 
-    def forward(self, template: torch.Tensor, search: torch.Tensor, ce_template_mask: torch.Tensor | None = None,
-                ce_keep_rate: float | None = None, score_only: bool = False) -> dict:
+    def forward(self, template: torch.Tensor | None, search: torch.Tensor, ce_template_mask: torch.Tensor | None = None,
+                ce_keep_rate: float | None = None, score_only: bool = False,
+                template_tokens: torch.Tensor | None = None) -> dict:
         """template, search: (B, 3, H, W) normalised crops. ce_template_mask: (B, L_t) bool template tokens that
         score search tokens (None: all); ce_keep_rate overrides the CE keep ratio (training warm-up).
+        template_tokens: `backbone.embed_templates(template)` from before, in place of the template crop.
 
         Returns pred_boxes (B, 1, 4) normalised cxcywh, score_map (B, 1, n, n), size_map and offset_map
         (B, 2, n, n), removed_indexes_s and backbone_feat (B, L_t + L_s, C).
@@ -36,7 +38,7 @@ class OSTrack(nn.Module):
         head's first score convolution what the eliminated (zero) cells would add.
         """
         feat, aux = self.backbone(template, search, template_mask=ce_template_mask, keep_ratio=ce_keep_rate,
-                                  search_only=score_only)
+                                  search_only=score_only, template_tokens=template_tokens)
         return self.outputs(feat, aux, score_only)
 
     def outputs(self, feat: torch.Tensor, aux: dict, score_only: bool) -> dict:

@@ -23,6 +23,7 @@ def template_box_in_crop(crop: Crop, size: int) -> torch.Tensor:
 @dataclass
 class OSTrackState(TrackState):
     template_mask: torch.Tensor | None = None  # the template tokens that score search tokens (CE), or None: all
+    template_tokens: torch.Tensor | None = None  # the template crop's patch tokens, embedded once per sequence
 
 
 class OSTrackTracker(NetworkTracker):
@@ -35,6 +36,7 @@ class OSTrackTracker(NetworkTracker):
 
     def encode_template(self, template: Crop, info: dict) -> None:
         self.state.template = template
+        self.state.template_tokens = self.net.backbone.embed_templates(template.tensor)
         backbone = self.params.cfg.MODEL.BACKBONE
         if backbone.CE_LOC:
             size = self.params.template_size
@@ -43,16 +45,17 @@ class OSTrackTracker(NetworkTracker):
                                                      template_box_in_crop(template, size).to(template.tensor.device))
 
     def search_tensors(self, search: Crop) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        return self.state.template.tensor, search.tensor, self.state.template_mask
+        return self.state.template_tokens, search.tensor, self.state.template_mask
 
-    def forward_tensors(self, template: torch.Tensor, search: torch.Tensor, template_mask: torch.Tensor | None
-                        ) -> dict:
-        return self.locate(self.net(template, search, ce_template_mask=template_mask, score_only=True))
+    def forward_tensors(self, template_tokens: torch.Tensor, search: torch.Tensor,
+                        template_mask: torch.Tensor | None) -> dict:
+        return self.locate(self.net(None, search, ce_template_mask=template_mask, score_only=True,
+                                    template_tokens=template_tokens))
 
     @classmethod
     def forward_search_batch(cls, trackers: list["OSTrackTracker"], searches: list[Crop]) -> list[dict]:
         masks = [t.state.template_mask for t in trackers]
-        out = trackers[0].forward_tensors(torch.cat([t.state.template.tensor for t in trackers]),
+        out = trackers[0].forward_tensors(torch.cat([t.state.template_tokens for t in trackers], dim=1),
                                           torch.cat([s.tensor for s in searches]),
                                           None if masks[0] is None else torch.cat(masks))
         return split_batch(out, len(trackers))

@@ -128,13 +128,14 @@ class SDSTrackViT(OneStreamViT):
         self._fused: list[torch.Tensor] = []
 
     def forward(self, z, x, template_mask=None, keep_ratio=None, token_keep: dict | None = None,
-                search_only: bool = False) -> tuple[torch.Tensor, dict]:
+                search_only: bool = False, template_tokens: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
         """As OneStreamBackbone.forward; token_keep maps (stream, "z" | "x") to a (B, L, 1) 0/1 mask multiplied
         onto that crop's patch embeddings before the position embedding (the masked distillation path).
         Adds "distill_features": the [rgb ; aux] output of each fusion pass."""
         self._token_keep, self._fused = token_keep, []
         try:
-            feat, aux = super().forward(z, x, template_mask, keep_ratio, search_only=search_only)
+            feat, aux = super().forward(z, x, template_mask, keep_ratio, search_only=search_only,
+                                        template_tokens=template_tokens)
         finally:
             self._token_keep = None
         aux["distill_features"], self._fused = self._fused, []
@@ -171,15 +172,16 @@ class SDSTrack(OSTrack):
     """OSTrack's head on the averaged streams. masked=True runs the complementary-masked path used for
     self-distillation (training); the default is the inference (fine) path."""
 
-    def forward(self, template: torch.Tensor, search: torch.Tensor, ce_template_mask: torch.Tensor | None = None,
-                ce_keep_rate: float | None = None, masked: bool = False, score_only: bool = False) -> dict:
+    def forward(self, template: torch.Tensor | None, search: torch.Tensor, ce_template_mask: torch.Tensor | None = None,
+                ce_keep_rate: float | None = None, masked: bool = False, score_only: bool = False,
+                template_tokens: torch.Tensor | None = None) -> dict:
         backbone: SDSTrackViT = self.backbone
         keep = None
         if masked:
             lengths = {"z": backbone.num_template_tokens, "x": backbone.num_search_tokens}
             keep = complementary_keep_masks(search.shape[0], lengths, search.device)
         feat, aux = backbone(template, search, template_mask=ce_template_mask, keep_ratio=ce_keep_rate,
-                             token_keep=keep, search_only=score_only)
+                             token_keep=keep, search_only=score_only, template_tokens=template_tokens)
         return self.outputs(feat, aux, score_only)
 
 

@@ -43,12 +43,14 @@ class Encoder(nn.Module):
         self.body = body
         self.num_channels = body.embed_dim
 
-    def forward(self, images_list: list[torch.Tensor], search_only: bool = False) -> list[torch.Tensor]:
+    def forward(self, images_list: list[torch.Tensor], search_only: bool = False,
+                template_tokens: torch.Tensor | None = None) -> list[torch.Tensor]:
         """images_list: the templates, then the search crop (B, 3, H, W) each -> [(B, L_x + N_t * L_z, C)].
         search_only (test time, where the decoder reads the search tokens alone): [(B, L_x, C)], the last block
-        computing no more."""
+        computing no more. template_tokens: the templates' `body.embed_templates`, computed before; images_list
+        then holds the search crop alone."""
         *templates, search = images_list
-        return [self.body(templates, search, search_only=search_only)[0]]
+        return [self.body(templates or None, search, search_only=search_only, template_tokens=template_tokens)[0]]
 
 
 class DecoderEmbeddings(nn.Module):
@@ -131,8 +133,9 @@ class SEQTRACK(nn.Module):
             return self.forward_decoder(xz, seq)
         raise ValueError(f"mode must be 'encoder' or 'decoder', got {mode!r}")
 
-    def forward_encoder(self, images_list: list[torch.Tensor], search_only: bool = False) -> list[torch.Tensor]:
-        return self.encoder(images_list, search_only)
+    def forward_encoder(self, images_list: list[torch.Tensor], search_only: bool = False,
+                        template_tokens: torch.Tensor | None = None) -> list[torch.Tensor]:
+        return self.encoder(images_list, search_only, template_tokens)
 
     def memory(self, xz: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Decoder memory (S, B, C): the search tokens through the bottleneck; and its positions (S, B, C)."""

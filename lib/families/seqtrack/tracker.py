@@ -26,7 +26,8 @@ def per_dataset(table: CfgNode, dataset_name: str):
 
 @dataclass
 class SeqTrackState(TrackState):
-    templates: list[torch.Tensor] = field(default_factory=list)  # [first frame's, latest] template crops
+    # [first frame's, latest] templates, as the encoder's patch tokens (embedded once per template)
+    template_tokens: list[torch.Tensor] = field(default_factory=list)
 
 
 class SeqTrackTracker(NetworkTracker):
@@ -47,10 +48,14 @@ class SeqTrackTracker(NetworkTracker):
 
     def encode_template(self, template: Crop, info: dict) -> None:
         self.state.template = template
-        self.state.templates = [template.tensor] * self.num_templates
+        self.state.template_tokens = [self.embed_template(template)] * self.num_templates
+
+    def embed_template(self, template: Crop) -> torch.Tensor:
+        return self.net.encoder.body.template_tokens(template.tensor)
 
     def forward_search(self, search: Crop) -> dict[str, torch.Tensor]:
-        xz = self.net.forward_encoder(self.state.templates + [search.tensor], search_only=True)
+        xz = self.net.forward_encoder([search.tensor], search_only=True,
+                                      template_tokens=torch.cat(self.state.template_tokens, dim=2))
         start = torch.full((1, 1), self.bins + 1, dtype=torch.long, device=search.tensor.device)
         return self.net.inference_decoder(xz, start, window=self.window, seq_format=self.seq_format)
 
@@ -63,7 +68,8 @@ class SeqTrackTracker(NetworkTracker):
                 or extras["conf_score"] <= self.update_threshold:
             return
         crop = self.crop(image, self.state.box, self.params.template_factor, self.params.template_size)
-        self.state.templates = self.state.templates[:1] + self.state.templates[2:] + [crop.tensor]
+        tokens = self.state.template_tokens
+        self.state.template_tokens = tokens[:1] + tokens[2:] + [self.embed_template(crop)]
 
 
 def build_tracker(params: TrackerParams) -> SeqTrackTracker:

@@ -257,21 +257,34 @@ class OneStreamBackbone(nn.Module, ABC):
         width = self.layout.in_chans // self.layout.streams
         return image[:, stream * width:(stream + 1) * width] if self.layout.streams > 1 else image
 
-    def embed(self, templates: list[torch.Tensor], x: torch.Tensor, stream: int = 0) -> torch.Tensor:
-        """Patch tokens with position embeddings in the layout's order, cls token first where prepended."""
-        pos_z, pos_x = self.crop_position_embeddings()
-        z_tokens = [self.patch_tokens(self.stream_input(z, stream), stream) + pos_z for z in templates]
-        x_tokens = self.patch_tokens(self.stream_input(x, stream), stream) + pos_x
-        parts = [x_tokens, *z_tokens] if self.layout.search_first else [*z_tokens, x_tokens]
+    def template_tokens(self, crop: torch.Tensor) -> torch.Tensor:
+        """One template crop's patch tokens with position embeddings, (streams, B, L_t, C)."""
+        pos_z = self.crop_position_embeddings()[0]
+        streams = range(self.layout.streams)
+        return torch.stack([self.patch_tokens(self.stream_input(crop, s), s) + pos_z for s in streams])
+
+    def embed_templates(self, z: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
+        """All template crops' tokens in order, (streams, B, num_templates * L_t, C), as `forward` starts from: a
+        tracker computes them once per template (`template_tokens`) and passes them to `forward`."""
+        return torch.cat([self.template_tokens(t) for t in self.templates_as_list(z)], dim=2)
+
+    def embed(self, template_tokens: torch.Tensor, x: torch.Tensor, stream: int = 0) -> torch.Tensor:
+        """One stream's sequence: its template tokens (B, num_templates * L_t, C) and the search crop's patch tokens
+        with position embeddings in the layout's order, cls token first where prepended."""
+        x_tokens = self.patch_tokens(self.stream_input(x, stream), stream) + self.crop_position_embeddings()[1]
+        parts = [x_tokens, template_tokens] if self.layout.search_first else [template_tokens, x_tokens]
         if self.layout.cls_token == "prepended":
             parts.insert(0, (self.cls_token + self.cls_pos_embed).expand(x.shape[0], -1, -1))
         return self.pos_drop(torch.cat(parts, dim=1))
 
-    def forward(self, z: torch.Tensor | Sequence[torch.Tensor], x: torch.Tensor,
+    def forward(self, z: torch.Tensor | Sequence[torch.Tensor] | None, x: torch.Tensor,
                 template_mask: torch.Tensor | None = None, keep_ratio: float | None = None,
-                extra_tokens: torch.Tensor | None = None, search_only: bool = False) -> tuple[torch.Tensor, dict]:
+                extra_tokens: torch.Tensor | None = None, search_only: bool = False,
+                template_tokens: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
         """z: one template crop (B, C, H, W), a sequence of `num_templates` of them or their stack (N, B, C, H, W);
         x: the search crop (B, C, H, W).
+        template_tokens: `embed_templates(z)` computed before (test time: each template's tokens once); z is then
+        not read and may be None.
         template_mask: (B, num_templates * L_t) bool template tokens that score search tokens (None: all).
         keep_ratio: overrides the CE blocks' ratio (training warm-up).
         extra_tokens: (B, layout.extra_tokens, C) tokens carried from the previous frame, appended to the sequence.
@@ -286,8 +299,12 @@ class OneStreamBackbone(nn.Module, ABC):
         after candidate elimination aux["search_cells"] gives the (B, k) grid cells of the surviving tokens (the
         others are zero).
         """
-        templates = self.templates_as_list(z)
-        streams = [self.embed(templates, x, s) for s in range(self.layout.streams)]
+        if template_tokens is None:
+            template_tokens = self.embed_templates(z)
+        elif template_tokens.shape[2] != self.layout.num_templates * self.num_template_tokens:
+            raise ValueError(f"template_tokens: expected {self.layout.num_templates} x {self.num_template_tokens} "
+                             f"tokens, got {template_tokens.shape[2]}")
+        streams = [self.embed(template_tokens[s], x, s) for s in range(self.layout.streams)]
         num_extra = self.layout.extra_tokens
         if num_extra:
             if extra_tokens is None or extra_tokens.shape[1] != num_extra:

@@ -18,17 +18,30 @@ def hann(n: int) -> torch.Tensor:
     return (w[:, None] * w[None, :]).float()
 
 
+class ScriptedBackbone:
+    """Records the template crops it embeds; their tokens (streams, B, L_t, C) are a stand-in of that shape."""
+
+    def __init__(self):
+        self.embedded = []
+
+    def embed_templates(self, template: torch.Tensor) -> torch.Tensor:
+        self.embedded.append(template.shape)
+        return torch.zeros(1, template.shape[0], 16, 4)
+
+
 class ScriptedNet(nn.Module):
     """Returns fixed maps on an 8 x 8 grid and records what the tracker feeds it."""
 
     def __init__(self, score: torch.Tensor, size: torch.Tensor, offset: torch.Tensor):
         super().__init__()
+        self.backbone = ScriptedBackbone()
         self.box_head = CenterPredictor(inplanes=4, channel=8, feat_sz=8)
         self.maps = {"score_map": score[None, None], "size_map": size[None], "offset_map": offset[None]}
         self.calls = []
 
-    def forward(self, template, search, ce_template_mask=None, score_only=False):
-        self.calls.append((template.shape, search.shape, ce_template_mask))
+    def forward(self, template, search, ce_template_mask=None, score_only=False, template_tokens=None):
+        assert template is None  # the template crop was embedded once, at initialisation
+        self.calls.append((template_tokens.shape, search.shape, ce_template_mask))
         return dict(self.maps)
 
 
@@ -58,8 +71,9 @@ def test_hann_window_moves_the_peak_and_the_box_maps_back_by_hand():
     # Crop box (cx, cy, w, h) = (3.5 / 8, 4.5 / 8, .25, .25) * 128 = (56, 72, 32, 32) px -> frame / 0.8 =
     # (70, 90, 40, 40) relative to the crop origin (120 - 80, 100 - 80) -> centre (110, 110).
     assert out["target_bbox"] == pytest.approx([90.0, 90.0, 40.0, 40.0], abs=1e-4)
-    template_shape, search_shape, mask = net.calls[-1]
-    assert template_shape == (1, 3, 64, 64) and search_shape == (1, 3, 128, 128)
+    tokens_shape, search_shape, mask = net.calls[-1]
+    assert net.backbone.embedded == [(1, 3, 64, 64)] and tokens_shape == (1, 1, 16, 4)
+    assert search_shape == (1, 3, 128, 128)
     assert mask.nonzero()[:, 1].tolist() == [5]
 
 

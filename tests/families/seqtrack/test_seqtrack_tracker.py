@@ -3,6 +3,8 @@ the latest replaced, every UPDATE_INTERVALS[dataset] frames when 10 x the summed
 UPDATE_THRESHOLD[dataset])."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -12,17 +14,30 @@ from lib.families.seqtrack.tracker import SeqTrackTracker
 from lib.test.parameter import TrackerParams
 
 
+class ScriptedBody:
+    """Numbers the templates it embeds: each one's tokens (streams, B, L_t, C) = (1, 1, 1, 1) hold its number."""
+
+    def __init__(self):
+        self.embedded = 0
+
+    def template_tokens(self, crop: torch.Tensor) -> torch.Tensor:
+        self.embedded += 1
+        return torch.full((1, 1, 1, 1), float(self.embedded))
+
+
 class ScriptedNet(nn.Module):
-    """Fixed tokens and probabilities; records the templates the encoder receives."""
+    """Fixed tokens and probabilities; records the numbers of the templates the encoder receives."""
 
     def __init__(self, tokens: list[int], confidence: float):
         super().__init__()
         self.tokens, self.confidence = tokens, confidence
-        self.encoder_inputs: list[list[torch.Tensor]] = []
+        self.encoder = SimpleNamespace(body=ScriptedBody())
+        self.encoder_inputs: list[list[float]] = []
 
-    def forward_encoder(self, images_list, search_only=False):
+    def forward_encoder(self, images_list, search_only=False, template_tokens=None):
         assert search_only  # the tracker's decoder reads the search tokens alone
-        self.encoder_inputs.append(images_list)
+        assert len(images_list) == 1  # the search crop: the templates come as tokens embedded before
+        self.encoder_inputs.append(template_tokens.flatten().tolist())
         return [torch.zeros(1, 1, 1)]
 
     def inference_decoder(self, xz, sequence, window=None, seq_format="xywh"):
@@ -64,11 +79,12 @@ def test_template_update_follows_the_per_dataset_schedule(dataset, confidence, u
     seq_tracker, net = tracker(dataset, confidence)
     images = frames(5)
     seq_tracker.initialize(images[0], {"init_bbox": [140.0, 100.0, 40.0, 40.0]})
-    first = seq_tracker.state.templates[0]
     for image in images[1:]:
         seq_tracker.track(image)
-    calls = net.encoder_inputs
-    assert all(len(c) == 3 and c[0] is first for c in calls)  # [first template, latest, search]
-    changed = [k for k in range(1, len(calls)) if calls[k][1] is not calls[k - 1][1]]
+    calls = net.encoder_inputs  # per frame: [first template's number, the latest's]
+    assert all(len(c) == 2 and c[0] == 1 for c in calls)
+    changed = [k for k in range(1, len(calls)) if calls[k][1] != calls[k - 1][1]]
     assert changed == [k for k in updated_at if k < len(calls)]
-    assert calls[0][1] is first
+    assert calls[0][1] == 1
+    # each template is embedded once, when it is taken (these schedules update after every frame or never)
+    assert net.encoder.body.embedded == 1 + (len(calls) if updated_at else 0)
