@@ -15,8 +15,8 @@ threads above 0.5 per core) the process's CPU time at one thread, which stays co
 --reference PATH (a checkout of researchmm/Stark, botaoye/OSTrack, microsoft/VideoX's SeqTrack folder,
 capf-2011/MSTGT, chenxlin222/DynamicTrack's tracker_code or hoqolo/SDSTrack): the official network step is timed in a
 helper process on the same weights and inputs, interleaved with ours in --rounds rounds, and the ratio official / ours
-is printed with the largest output difference. No ratio is printed when any load sample taken during the measurement
-was busy.
+(of the medians; in brackets the lowest and highest of the rounds' ratios) is printed with the largest output
+difference. No ratio is printed when any load sample taken during the measurement was busy.
 
 GPU and options: --dtype fp16/bf16 runs the step under autocast, --cuda_graph replays it as a CUDA graph,
 --batch N also times one forward of N search crops (frames/s of batched evaluation), --compile torch.compiles the
@@ -129,6 +129,7 @@ class ModelResult:
     compile_s: float | None = None
     batched: Timing | None = None
     batch: int = 1
+    round_size: int = 1  # calls of each side per interleaved round with --reference
 
     def row(self) -> dict[str, Any]:
         row = {"model": self.name, "network_ms": self.network.median_ms, "network_fps": self.network.fps,
@@ -141,7 +142,10 @@ class ModelResult:
         if self.official is not None:
             row["official_ms"] = self.official.median_ms
             row["max_abs_diff"] = self.max_abs_diff
-            row["ratio"] = self.official.median_ms / self.network.median_ms if ratio_allowed(self.loads) else None
+            allowed = ratio_allowed(self.loads)
+            row["ratio"] = self.official.median_ms / self.network.median_ms if allowed else None
+            rounds = zip(self.official.chunk_medians(self.round_size), self.network.chunk_medians(self.round_size))
+            row["round_ratios"] = [theirs / ours for theirs, ours in rounds] if allowed else None
         return row
 
 
@@ -225,7 +229,7 @@ def benchmark_model(name: str, tracker_name: str, config: str, args: argparse.Na
                                                         torch.load(os.path.join(workdir, "official_out.pt")))
             official.run(args.warmup, Timing())
         try:
-            per_round = max(1, args.runs // args.rounds)
+            per_round = result.round_size = max(1, args.runs // args.rounds)
             for index in range(args.rounds if official else 1):
                 result.loads.append(sample_load(threads))
                 if official and index % 2:  # alternate who goes first, so a drifting load hits both
@@ -264,14 +268,16 @@ def format_table(rows: list[dict[str, Any]], clock: str, threads: int, device: s
     header = f"{'model':<14}{'network ms':>12}{'FPS':>8}{'tracker ms':>12}{'FPS':>8}"
     reference = any("official_ms" in r for r in rows)
     if reference:
-        header += f"{'official ms':>13}{'ratio':>8}{'max |diff|':>12}"
+        header += f"{'official ms':>13}{'ratio (rounds)':>22}{'max |diff|':>12}"
     lines.append(header + "   load average (1 min)")
     for r in rows:
         line = (f"{r['model']:<14}{r['network_ms']:>12.1f}{r['network_fps']:>8.2f}{r['tracker_ms']:>12.1f}"
                 f"{r['tracker_fps']:>8.2f}")
         if reference:
-            ratio = f"{r['ratio']:.2f}x" if r["ratio"] is not None else "busy"
-            line += f"{r['official_ms']:>13.1f}{ratio:>8}{r['max_abs_diff']:>12.2e}"
+            ratio = "busy"
+            if r["ratio"] is not None:
+                ratio = f"{r['ratio']:.2f}x ({min(r['round_ratios']):.2f}-{max(r['round_ratios']):.2f})"
+            line += f"{r['official_ms']:>13.1f}{ratio:>22}{r['max_abs_diff']:>12.2e}"
         compiled = f"   compiled in {r['compile_s']:.0f} s" if r["compile_s"] is not None else ""
         lines.append(line + "   " + " ".join(f"{v:.2f}" for v in r["load1"]) + compiled)
     lines += [f"{r['model']}: batch of {r['batch']} search crops {r['batched_ms']:.1f} ms -> "

@@ -66,6 +66,16 @@ def test_row_has_a_ratio_only_on_a_quiet_machine(bench):
     assert "busy" in bench["format_table"]([row], "cpu", 1, "cpu")
 
 
+def test_row_gives_each_rounds_ratio_and_the_table_their_range(bench):
+    """Two rounds of two calls a side: the ratio of the medians overall, and per round for the spread."""
+    ours, official = Timing([10.0, 12.0, 20.0, 20.0]), Timing([15.0, 15.0, 24.0, 26.0])
+    result = bench["ModelResult"]("m", ours, ours, official, 0.0, [LoadSample(0.1, 2, 1)], round_size=2)
+    row = result.row()
+    assert row["ratio"] == pytest.approx(20.0 / 16.0)
+    assert row["round_ratios"] == pytest.approx([15.0 / 11.0, 25.0 / 20.0])
+    assert "1.25x (1.25-1.36)" in bench["format_table"]([row], "wall", 2, "cpu")
+
+
 def test_output_difference_over_common_tensors(bench):
     ours = {"pred_boxes": torch.zeros(1, 1, 4), "extra": torch.ones(2)}
     official = {"pred_boxes": torch.tensor([[[0.0, 0.5, 0.0, -0.25]]]), "other": torch.ones(3)}

@@ -65,8 +65,17 @@ class Timing:
         self.cpu_ms.append(cpu_ms)
 
     @property
+    def samples_ms(self) -> list[float]:
+        return self.cpu_ms if self.clock == "cpu" else self.wall_ms
+
+    @property
     def median_ms(self) -> float:
-        return statistics.median(self.cpu_ms if self.clock == "cpu" else self.wall_ms)
+        return statistics.median(self.samples_ms)
+
+    def chunk_medians(self, size: int) -> list[float]:
+        """Medians of consecutive runs of `size` calls (one per interleaved round)."""
+        samples = self.samples_ms
+        return [statistics.median(samples[i:i + size]) for i in range(0, len(samples), size)]
 
     @property
     def fps(self) -> float:
