@@ -208,6 +208,23 @@ def test_sdstrack_test_time_build_equals_the_plain_path():
         assert_close(ours, ref)
 
 
+def test_sdstrack_tracking_step_fuses_the_search_rows_alone_at_the_last_pass():
+    """The score-only step (what the tracker runs): the last fusion pass, after which only search tokens are read,
+    takes the queries, projection and MLP of the search rows only; the score map is the full forward's."""
+    net = tiny_one_stream("sdstrack", "tiny_rgbd")
+    z, x = torch.randn(2, 6, 64, 64), torch.randn(2, 6, 128, 128)
+    rows = []
+    net.backbone.blocks[-1].mlp.register_forward_hook(lambda module, args, out: rows.append(args[0].shape[1]))
+    with torch.no_grad():
+        full = net(z, x)
+        skip_eliminated_tokens(net)
+        step = net(z, x, score_only=True)
+    template = net.backbone.num_template_tokens
+    assert rows[-1] == rows[len(rows) // 2 - 1] - 2 * template  # the last pass: each modality's template rows out
+    assert_close(step["score_map"], full["score_map"])
+    assert_close(step["head_input"], net.search_map(full["backbone_feat"]))
+
+
 @pytest.mark.parametrize("prepared", [False, True], ids=["plain", "inference_build"])
 def test_seqtrack_search_only_encoder_gives_the_decoder_the_same_memory_and_tokens(prepared):
     """Search first in SeqTrack's sequence: the last block runs the leading search tokens alone."""

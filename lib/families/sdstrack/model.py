@@ -78,18 +78,27 @@ class SymmetricAdapterBlock(CEBlock):
             x, global_index, removed = eliminate_candidates(x, scores, num_template, ratio, global_index)
         return self.mlp_residual(x, self.MLP_X_DTE_Adapter if stream == AUX else None), global_index, removed
 
-    def fuse(self, rgb: torch.Tensor, aux: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The fusion pass over [rgb ; aux]: every token attends only to the other modality's tokens."""
+    def fuse(self, rgb: torch.Tensor, aux: torch.Tensor, skip: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """The fusion pass over [rgb ; aux]: every token attends only to the other modality's tokens.
+        skip (test-time build): the first `skip` tokens of each modality come back as given instead of passed
+        through, for a last pass whose template rows nobody reads; the other rows are the full pass's."""
         x = torch.cat([rgb, aux], dim=1)
         if self.test_time_build():
-            attn_out = self.attend_across(self.norm1(x), rgb.shape[1])
+            attn_out = self.attend_across(self.norm1(x), rgb.shape[1], skip)
+            if skip:
+                x = torch.cat([rgb[:, skip:], aux[:, skip:]], dim=1)
         else:
+            if skip:
+                raise ValueError("fuse(skip=...) is a test-time-build path (eval mode, skip_eliminated_tokens)")
             modality = torch.cat([rgb.new_zeros(rgb.shape[1], dtype=torch.bool),
                                   aux.new_ones(aux.shape[1], dtype=torch.bool)])
             attn_out = self.attend(self.norm1(x), modality[:, None] != modality[None, :])
         x = x + self.drop_path1(self.Space_X_X_DTE_Adapter(attn_out))
         x = self.mlp_residual(x, self.MLP_X_X_DTE_Adapter)
-        return x[:, :rgb.shape[1]], x[:, rgb.shape[1]:]
+        updated = rgb.shape[1] - skip
+        if not skip:
+            return x[:, :updated], x[:, updated:]
+        return torch.cat([rgb[:, :skip], x[:, :updated]], dim=1), torch.cat([aux[:, :skip], x[:, updated:]], dim=1)
 
     def mlp_residual(self, x: torch.Tensor, adapter: Adapter | None) -> torch.Tensor:
         """The RGB stream adds the MLP without drop path (as the official block does); adapted passes add the
@@ -99,14 +108,15 @@ class SymmetricAdapterBlock(CEBlock):
             return x + self.mlp(normed)
         return x + self.drop_path2(self.mlp(normed) + MLP_ADAPTER_SCALE * adapter(normed))
 
-    def attend_across(self, x: torch.Tensor, split: int) -> torch.Tensor:
+    def attend_across(self, x: torch.Tensor, split: int, skip: int = 0) -> torch.Tensor:
         """attend(x, mask) for the fusion mask, tokens before `split` attending only to those after it and the
-        reverse, as two unmasked attentions: half the work of the masked one (the test-time build)."""
+        reverse, as two unmasked attentions: half the work of the masked one (the test-time build). skip: leave
+        out the queries of the first `skip` tokens of each side (their rows are absent from the result)."""
         q, k, v = self._heads(x)
         first, second = slice(None, split), slice(split, None)
         return self._project_heads(torch.cat([
-            F.scaled_dot_product_attention(q[:, :, first], k[:, :, second], v[:, :, second]),
-            F.scaled_dot_product_attention(q[:, :, second], k[:, :, first], v[:, :, first])], dim=2))
+            F.scaled_dot_product_attention(q[:, :, skip:split], k[:, :, second], v[:, :, second]),
+            F.scaled_dot_product_attention(q[:, :, split + skip:], k[:, :, first], v[:, :, first])], dim=2))
 
     def attend(self, x: torch.Tensor, allowed: torch.Tensor | None = None) -> torch.Tensor:
         """timm's attention with an optional (L, L) bool mask of the key positions each query may attend."""
@@ -125,19 +135,21 @@ class SDSTrackViT(OneStreamViT):
         self.pos_embed_z_z_dte = nn.Parameter(torch.zeros(1, 2 * self.num_template_tokens, self.embed_dim))
         self.pos_embed_x_x_dte = nn.Parameter(torch.zeros(1, 2 * self.num_search_tokens, self.embed_dim))
         self._token_keep: dict | None = None
+        self._search_only = False
         self._fused: list[torch.Tensor] = []
 
     def forward(self, z, x, template_mask=None, keep_ratio=None, token_keep: dict | None = None,
                 search_only: bool = False, template_tokens: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
         """As OneStreamBackbone.forward; token_keep maps (stream, "z" | "x") to a (B, L, 1) 0/1 mask multiplied
         onto that crop's patch embeddings before the position embedding (the masked distillation path).
-        Adds "distill_features": the [rgb ; aux] output of each fusion pass."""
-        self._token_keep, self._fused = token_keep, []
+        Adds "distill_features": the [rgb ; aux] output of each fusion pass. In the test-time build a search_only
+        forward passes only the search tokens through the last fusion pass (its template rows are its inputs)."""
+        self._token_keep, self._fused, self._search_only = token_keep, [], search_only
         try:
             feat, aux = super().forward(z, x, template_mask, keep_ratio, search_only=search_only,
                                         template_tokens=template_tokens)
         finally:
-            self._token_keep = None
+            self._token_keep, self._search_only = None, False
         aux["distill_features"], self._fused = self._fused, []
         return feat, aux
 
@@ -151,7 +163,10 @@ class SDSTrackViT(OneStreamViT):
     def fuse_streams(self, index: int, streams: list[torch.Tensor]) -> list[torch.Tensor]:
         if index not in FUSION_BLOCKS:
             return streams
-        rgb, aux = self.blocks[index].fuse(streams[RGB], streams[AUX])
+        block = self.blocks[index]
+        last = self._search_only and index == len(self.blocks) - 1 and block.test_time_build()
+        skip = self.layout.num_templates * self.num_template_tokens if last else 0
+        rgb, aux = block.fuse(streams[RGB], streams[AUX], skip)
         self._fused.append(torch.cat([rgb, aux], dim=1))
         return [rgb, aux]
 
