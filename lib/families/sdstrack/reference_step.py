@@ -3,22 +3,24 @@
 Loaded by path into tracking/speed_reference_worker.py, which runs with the official repository as `lib`: so this
 file imports only torch and the official code, never TrackZoo modules.
 
-One blocker is patched, in this process only (the checkout is never edited): `lib.train.data`, imported on the way
-to `transform_image_to_crop` (the box transform the tracker's initialisation uses), imports `torch._six`, which
-torch removed in 2.0; a stand-in module with the two names the release reads is registered.
+SDSTrack's release is a fork of OSTrack's: the candidate-elimination mask and the `torch._six` stand-in (patched in
+this process only; the checkout is never edited) come from the OSTrack reference step, loaded by path as the worker
+loads this file.
 """
-import sys
-import types
+import importlib.util
+import os
 from typing import Callable
 
 import torch
 
+OSTRACK_STEP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "ostrack", "reference_step.py")
 
-def register_torch_six() -> None:
-    """`torch._six` as the release's data loader imports it (string_classes, int_classes)."""
-    six = types.ModuleType("torch._six")
-    six.string_classes, six.int_classes = (str, bytes), int
-    sys.modules.setdefault("torch._six", six)
+
+def ostrack_step():
+    spec = importlib.util.spec_from_file_location("ostrack_reference_step", OSTRACK_STEP)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def build_step(script: str, cfg, inputs: dict, load_weights: Callable[[torch.nn.Module], None]
@@ -29,20 +31,14 @@ def build_step(script: str, cfg, inputs: dict, load_weights: Callable[[torch.nn.
     self-distillation branch, the first output dict), then the box and score at the peak of the windowed score map
     (`box_head.cal_bbox`), which our forward_search also returns (peak_box, peak_score). `head_input` is the
     search feature map the head reads (a view of backbone_feat, as `forward_head` shapes it), for the comparison."""
-    register_torch_six()
+    ostrack = ostrack_step()
+    ostrack.register_torch_six()
     from lib.models.sdstrack import build_sdstrack
     from lib.test.utils.hann import hann2d
-    from lib.train.data.processing_utils import transform_image_to_crop
-    from lib.utils.ce_utils import generate_mask_cond
 
     net = build_sdstrack(cfg, training=False)
     load_weights(net)
-    ce_mask = None
-    if cfg.MODEL.BACKBONE.CE_LOC:
-        box = torch.tensor(inputs["init_box"])
-        size = torch.Tensor([cfg.TEST.TEMPLATE_SIZE] * 2)
-        template_box = transform_image_to_crop(box, box, inputs["template_resize_factor"], size, normalize=True)
-        ce_mask = generate_mask_cond(cfg, 1, "cpu", template_box.view(1, 4))
+    ce_mask = ostrack.official_ce_mask(cfg, inputs)
     feat_sz = cfg.TEST.SEARCH_SIZE // cfg.MODEL.BACKBONE.STRIDE
     window = hann2d(torch.tensor([feat_sz, feat_sz]).long(), centered=True)
 
