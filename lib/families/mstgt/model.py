@@ -193,9 +193,7 @@ class MSTGT(nn.Module):
         searches = search if isinstance(search, (list, tuple)) else [search]
         feats, stt = self.backbone(template, list(searches), stt)
         fmap = self.search_map(torch.cat(feats)[:, -self.feat_len_s:])
-        score_map, bbox, size_map, offset_map = self.box_head(fmap, None)
-        return {"pred_boxes": bbox.view(-1, 1, 4), "score_map": score_map, "size_map": size_map,
-                "offset_map": offset_map, "stt": stt}
+        return {**self.box_head.predict(fmap), "stt": stt}
 
     def track(self, template: tuple[torch.Tensor, torch.Tensor], search: torch.Tensor, stt: torch.Tensor | None
               ) -> dict:

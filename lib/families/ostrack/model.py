@@ -57,9 +57,7 @@ class OSTrack(nn.Module):
         return search.transpose(1, 2).reshape(search.shape[0], -1, self.feat_sz_s, self.feat_sz_s)
 
     def forward_head(self, feat: torch.Tensor, gt_score_map: torch.Tensor | None = None) -> dict:
-        score_map, bbox, size_map, offset_map = self.box_head(self.search_map(feat), gt_score_map)
-        return {"pred_boxes": bbox.view(-1, 1, 4), "score_map": score_map, "size_map": size_map,
-                "offset_map": offset_map}
+        return self.box_head.predict(self.search_map(feat), gt_score_map)
 
 
 def _check_supported(cfg: CfgNode) -> None:

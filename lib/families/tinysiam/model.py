@@ -142,9 +142,7 @@ class TinySiam(nn.Module):
     def track(self, kernel: torch.Tensor, search: torch.Tensor) -> dict:
         """The search step with the template's kernel computed once (`template_kernel`)."""
         corr = self.corr_norm(self.correlate(self.backbone(search), kernel))
-        score_map, bbox, size_map, offset_map = self.box_head(corr)
-        return {"pred_boxes": bbox.view(-1, 1, 4), "score_map": score_map, "size_map": size_map,
-                "offset_map": offset_map}
+        return self.box_head.predict(corr)
 
 
 def build_tinysiam(cfg: CfgNode, training: bool, pretrained_folder: str | None = None) -> TinySiam:

@@ -149,6 +149,13 @@ class CenterPredictor(nn.Module):
         bbox = self.cal_bbox(score if gt_score_map is None else gt_score_map.unsqueeze(1), size, offset)
         return score, bbox, size, offset
 
+    def predict(self, x: torch.Tensor, gt_score_map: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """`forward` as the official models return it: pred_boxes (B, 1, 4) normalised cxcywh, score_map
+        (B, 1, n, n), size_map and offset_map (B, 2, n, n)."""
+        score_map, bbox, size_map, offset_map = self(x, gt_score_map)
+        return {"pred_boxes": bbox.view(-1, 1, 4), "score_map": score_map, "size_map": size_map,
+                "offset_map": offset_map}
+
     def cal_bbox(self, score_map: torch.Tensor, size_map: torch.Tensor, offset_map: torch.Tensor,
                  return_score: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Decode the (B, 4) normalised cxcywh box at the score map's arg-max (and the max score if asked)."""
