@@ -6,8 +6,9 @@
 
 `--mode multiple` launches torch.distributed.run (torchrun) without a shell and returns its exit code; multi-node
 runs add --nnodes/--node_rank/--master_addr/--master_port. Extra config overrides: --opts KEY VALUE ...
-The config is checked before any process starts; SIGTERM / SIGINT are passed on to the training processes, and
-they stop when this launcher dies.
+The device, the config and the previous stage's, the datasets' folders and the checkpoints to start or resume from
+are checked before any process starts (one `error:` line, not one per process); SIGTERM / SIGINT are passed on to
+the training processes, and they stop when this launcher dies.
 """
 import argparse
 import os

@@ -27,15 +27,16 @@ import torch
 from lib.config import ConfigError
 from lib.families import get_family, load_config
 from lib.train.admin.settings import RunSettings
+from lib.train.dataset.catalog import require_train_dataset
 from lib.train.optim import build_optimizer, build_scheduler, default_param_groups
 from lib.train.run_lock import RunLock
 from lib.train.staging import apply_freeze, load_init_weights, resolve_init_from
 from lib.train.trainer import Trainer
 from lib.utils import dist
-from lib.utils.checkpoint import find_resume_checkpoint
+from lib.utils.checkpoint import checkpoint_dir, find_resume_checkpoint, latest_checkpoint
 from lib.utils.cli import UserError, run_main
 from lib.utils.device import cpu_threads_per_process, resolve_device
-from lib.utils.env import env_settings
+from lib.utils.env import MissingPathError, env_settings
 from lib.utils.io import atomic_write_text, remove_stale_temporaries
 from lib.utils.process import exit_cleanly_on_sigterm, exit_with_parent, launched
 
@@ -212,9 +213,30 @@ def train(args: argparse.Namespace, cfg, family, settings: RunSettings, device_t
 
 
 def check_config(args: argparse.Namespace) -> Any:
-    """Load the run's config as the worker will (the launcher calls this to fail before starting processes)."""
-    get_family(args.script)
-    return load_config(args.script, args.config, config_overrides(args))
+    """What every worker would otherwise fail on, each with its own message, checked once by the launcher before
+    any process starts: the device, the config (and the previous stage's), the training datasets' folders, a
+    --resume file and, unless the run resumes from its own checkpoint, the TRAIN.INIT_FROM checkpoint. Returns the
+    config."""
+    resolve_device(args.device)
+    family = get_family(args.script)
+    cfg = load_config(args.script, args.config, config_overrides(args))
+    if args.script_prv:
+        try:
+            load_config(args.script_prv, args.config_prv)
+        except UserError as e:
+            raise UserError(f"--script_prv {args.script_prv} --config_prv {args.config_prv}: {e}") from None
+    env = env_settings(data_dir=args.data_dir, save_dir=args.save_dir)
+    for name in [*cfg.DATA.TRAIN.DATASETS_NAME, *cfg.DATA.VAL.DATASETS_NAME]:
+        require_train_dataset(name, bool(args.use_lmdb), env)
+    if args.resume not in ("latest", "none") and not os.path.isfile(args.resume):
+        raise MissingPathError(f"--resume {args.resume}: no such file; give a checkpoint, latest or none")
+    save_dir = os.path.abspath(args.save_dir or env.save_dir)
+    own = checkpoint_dir(save_dir, args.script, os.path.splitext(os.path.basename(args.config))[0])
+    resumes = args.resume != "none" and (args.resume != "latest"
+                                         or latest_checkpoint(own, family.checkpoint_prefix(args.script)) is not None)
+    if cfg.TRAIN.INIT_FROM and not resumes:
+        resolve_init_from(cfg.TRAIN.INIT_FROM, save_dir)
+    return cfg
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,8 +36,14 @@ def run_main(main: Callable[[list[str] | None], int], argv: list[str] | None = N
     except UserError as e:
         if wants_traceback(args):
             raise
-        print(f"error: {e}", file=sys.stderr)
+        _error_line(str(e))
         return 2
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+        _error_line("interrupted")
         return 130
+
+
+def _error_line(message: str) -> None:
+    # One write with its newline: processes sharing an unbuffered stderr (torchrun's workers) cannot split it.
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()

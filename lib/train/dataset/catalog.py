@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from lib.train.dataset.base_video_dataset import BaseVideoDataset
     from lib.utils.file_source import FileSource
 
-__all__ = ["build_train_dataset", "register_train_dataset", "train_dataset_names", "UnknownDatasetError"]
+__all__ = ["build_train_dataset", "register_train_dataset", "require_train_dataset", "train_dataset_names",
+           "UnknownDatasetError"]
 
 # (source, only_present) -> reader. `only_present` lets a reader accept a partial copy of its dataset.
 DatasetBuilder = Callable[["FileSource", bool], "BaseVideoDataset"]
@@ -122,6 +123,21 @@ def build_train_dataset(name: str, image_loader: Optional[Callable[[str], np.nda
     from lib.utils.file_source import DirSource, LmdbSource
     from lib.utils.image_io import imread_rgb
 
+    entry, path = _entry_and_path(name, use_lmdb, settings)
+    if use_lmdb:
+        source: "FileSource" = LmdbSource(path).sub(entry.lmdb_prefix)
+    else:
+        source = DirSource(path, image_loader or imread_rgb)
+    return entry.build(source, only_present)
+
+
+def require_train_dataset(name: str, use_lmdb: bool = False, settings: Optional[Any] = None) -> str:
+    """The folder (or LMDB pack) `build_train_dataset(name, ...)` reads, failing as it would on an unknown name or
+    a missing path, without reading anything: what a launcher checks before starting processes."""
+    return _entry_and_path(name, use_lmdb, settings)[1]
+
+
+def _entry_and_path(name: str, use_lmdb: bool, settings: Optional[Any]) -> tuple[TrainDatasetEntry, str]:
     entry = _CATALOG.get(name)
     if entry is None:
         raise UnknownDatasetError(f"unknown training dataset '{name}'; valid names: {', '.join(_CATALOG)}")
@@ -129,10 +145,8 @@ def build_train_dataset(name: str, image_loader: Optional[Callable[[str], np.nda
         from lib.utils.env import env_settings
         settings = env_settings()
     paths = settings if hasattr(settings, "require") else settings.env
-    if use_lmdb:
-        if not entry.lmdb_field:
-            raise UserError(f"training dataset '{name}' has no LMDB pack; run without --use_lmdb")
-        source: "FileSource" = LmdbSource(paths.require(entry.lmdb_field)).sub(entry.lmdb_prefix)
-    else:
-        source = DirSource(paths.require(entry.field), image_loader or imread_rgb)
-    return entry.build(source, only_present)
+    if not use_lmdb:
+        return entry, paths.require(entry.field)
+    if not entry.lmdb_field:
+        raise UserError(f"training dataset '{name}' has no LMDB pack; run without --use_lmdb")
+    return entry, paths.require(entry.lmdb_field)
