@@ -244,6 +244,7 @@ def test_the_training_worker_wires_hooks_and_init_renames(tmp_path, monkeypatch)
     from lib.train import run_training
 
     monkeypatch.setenv("TRACKZOO_CONFORMANCE_SYNTHETIC_DIR", str(tmp_path))
+    monkeypatch.setenv("TRACKZOO_WORKSPACE_DIR", str(tmp_path / "workspace"))  # TensorBoard goes there
     data = ["DATA.TRAIN.DATASETS_NAME", "[CONFORMANCE_SYNTH6]", "DATA.TRAIN.DATASETS_RATIO", "[1]",
             "DATA.TRAIN.SAMPLE_PER_EPOCH", "4", "TRAIN.PRINT_INTERVAL", "1"]
     script = next(iter(FIXTURE.scripts))
@@ -251,6 +252,7 @@ def test_the_training_worker_wires_hooks_and_init_renames(tmp_path, monkeypatch)
     assert run_training.main([*base, "--save_dir", str(tmp_path / "a"), "--opts", *data]) == 0
     log = (tmp_path / "a" / "logs" / f"{script}-tiny.log").read_text()
     assert "Loss/head_decay" in log  # the hook's term reached the logged statistics
+    assert list((tmp_path / "workspace" / "tensorboard" / "train" / script / "tiny").glob("events.out.tfevents.*"))
 
     prefix = FIXTURE.checkpoint_prefix(script)
     trained = torch.load(tmp_path / "a" / "checkpoints" / "train" / script / "tiny" / f"{prefix}_ep0001.pth.tar",
