@@ -57,6 +57,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing results made with another checkpoint or config")
     args = parser.parse_args(argv)
+    if args.threads < 0 or (args.num_gpus is not None and args.num_gpus < 1):
+        parser.error("--threads must be >= 0 and --num_gpus >= 1")
     if args.batch_sequences < 1 or (args.batch_sequences > 1 and args.threads > 0):
         parser.error("--batch_sequences must be >= 1, and > 1 only without --threads (it runs in this process)")
     name = args.tracker_name_opt or args.tracker_name

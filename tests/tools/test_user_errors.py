@@ -153,3 +153,12 @@ def test_test_py_checks_the_tracker_before_starting_workers(tmp_path, data_dir, 
     argv = _test_py(tmp_path, data_dir, "opencv", "no_such_algorithm", "--threads", "2")
     assert run_main(cli.main, argv) == 2
     _one_error_line(capsys, "opencv no_such_algorithm")
+
+
+@pytest.mark.parametrize("flag, value", [("--threads", "-1"), ("--num_gpus", "0")])
+def test_test_py_rejects_impossible_worker_counts(flag, value, monkeypatch, capsys):
+    cli = _load("test", monkeypatch)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.parse_args(["ostrack", "tiny", "--dataset", "lasot", flag, value])
+    assert exit_info.value.code == 2
+    assert "error: --threads must be >= 0 and --num_gpus >= 1" in capsys.readouterr().err
