@@ -49,6 +49,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="track N sequences in lockstep, one forward for their N search crops (default 1)")
     parser.add_argument("--num_gpus", type=int, default=None, help="GPUs to spread workers over (default: all)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda when available")
+    parser.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32",
+                        help="the network's search step under autocast in this precision (default fp32)")
+    parser.add_argument("--cuda_graph", action="store_true",
+                        help="replay each sequence's search step as a CUDA graph (--device cuda)")
     parser.add_argument("--checkpoint", default=None, help="weights file instead of the config's TEST.EPOCH one")
     parser.add_argument("--save_dir", default=None, help="folder holding checkpoints/ (default: from env)")
     parser.add_argument("--results_dir", default=None, help="results root (default: env results_path)")
@@ -136,16 +140,19 @@ def main(argv: list[str] | None = None) -> int:
     results_path = os.path.abspath(args.results_dir) if args.results_dir else None
     tracker = Tracker(args.tracker_name, args.tracker_param, args.dataset_name, args.runid,
                       results_path=results_path, checkpoint=args.checkpoint, device=device, debug=args.debug,
-                      save_dir=args.save_dir, opts=args.opts)
+                      save_dir=args.save_dir, opts=args.opts, dtype=args.dtype, cuda_graph=args.cuda_graph)
     settings = env_settings(data_dir=args.data_dir) if args.data_dir else None
     dataset = get_dataset(args.dataset_name, only_present=args.only_present, settings=settings)
     dataset = select_sequences(list(dataset), args.sequence)
+    step = "".join([f", {args.dtype}" if args.dtype != "fp32" else "", ", CUDA graph" if args.cuda_graph else ""])
     print(f"{args.tracker_name} {args.tracker_param} on {args.dataset_name}: {len(dataset)} sequences, "
-          f"device {device}, {args.threads or 'no'} worker processes -> {tracker.results_dir}")
+          f"device {device}{step}, {args.threads or 'no'} worker processes -> {tracker.results_dir}")
     summary = run_dataset(dataset, tracker, debug=args.debug, threads=args.threads, num_gpus=num_gpus,
                           progress=not args.no_progress, overwrite=args.overwrite,
                           batch_sequences=args.batch_sequences)
-    print(f"done {len(summary.done)}, skipped (already done) {len(summary.skipped)}, failed {len(summary.failed)}")
+    fps = summary.tracking_fps()
+    print(f"done {len(summary.done)}, skipped (already done) {len(summary.skipped)}, failed {len(summary.failed)}"
+          + (f"; {fps:.1f} frames/s of tracker time" if fps is not None else ""))
     for outcome in summary.failed:
         print(f"  failed: {outcome.name}: {outcome.error.splitlines()[-1]}")
     return 0 if summary.ok else 1

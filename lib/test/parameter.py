@@ -40,6 +40,8 @@ class TrackerParams:
     device: str = "cpu"
     debug: int = 0
     dataset_name: str = ""
+    dtype: str = "fp32"  # the search step under autocast in fp16 / bf16 (lib/test/tracker/accel.py)
+    cuda_graph: bool = False  # the search step replayed as a CUDA graph
 
     @property
     def has_network(self) -> bool:
@@ -48,18 +50,26 @@ class TrackerParams:
     @classmethod
     def create(cls, tracker_name: str, config_name: str, *, dataset_name: str = "", checkpoint: str | None = None,
                load_weights: bool = True, device: str = "cpu", debug: int = 0, save_dir: str | None = None,
-               opts: tuple[str, ...] | list[str] = ()) -> "TrackerParams":
+               opts: tuple[str, ...] | list[str] = (), dtype: str = "fp32", cuda_graph: bool = False
+               ) -> "TrackerParams":
         """Resolve a tracker's family, config and checkpoint.
 
         checkpoint: explicit file; default `<save_dir>/checkpoints/train/<script>/<config>/<Prefix>_ep%04d.pth.tar`
         with cfg.TEST.EPOCH (save_dir from the environment unless given). Raises MissingCheckpointError when the
         file is missing. load_weights=False skips the checkpoint (random weights).
         opts: config overrides `KEY VALUE ...` applied after the experiment file.
+        dtype, cuda_graph: how the tracker's search step runs (`lib.test.tracker.accel.accelerate`).
         """
+        if dtype not in ("fp32", "fp16", "bf16") or (cuda_graph and not device.startswith("cuda")):
+            raise UserError(f"--dtype {dtype} / --cuda_graph: the precision is fp32, fp16 or bf16, and CUDA graphs "
+                            f"need --device cuda (got {device})")
         family, script = get_tracker_family(tracker_name)
         common = dict(tracker_name=tracker_name, config_name=config_label(config_name), family=family,
-                      train_script=script, device=device, debug=debug, dataset_name=dataset_name)
+                      train_script=script, device=device, debug=debug, dataset_name=dataset_name, dtype=dtype,
+                      cuda_graph=cuda_graph)
         if not script:
+            if dtype != "fp32" or cuda_graph:
+                raise UserError(f"--dtype / --cuda_graph: tracker '{tracker_name}' has no network to run faster")
             return cls(**common)
         cfg = load_config(script, config_name, opts)
         ckpt = None

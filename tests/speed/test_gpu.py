@@ -1,6 +1,7 @@
 """CUDA paths (`pytest -m gpu`, wherever CUDA exists): graph replay equals the eager step and follows new
 templates and search crops (and carries MSTGT's tokens), fp16/bf16 with graphs stay within tolerance of fp32, the
-batched forward equals the single one."""
+batched forward equals the single one; test.py runs (tracker objects) in fp16 with graphs stay close to fp32, and
+batched runs refuse graphs."""
 from __future__ import annotations
 
 import numpy as np
@@ -66,3 +67,30 @@ def test_cuda_graph_replay_carries_mstgt_tokens_across_frames(tmp_path):
         replayed = float_outputs(steps.network())
         for key in expected:
             torch.testing.assert_close(replayed[key], expected[key], rtol=1e-4, atol=1e-4)
+
+
+def test_test_runs_with_fp16_and_cuda_graphs_stay_close_to_fp32(tmp_path):
+    from lib.test.evaluation.tracker import Tracker
+    from tests.speed.test_batched import LENGTHS, moving_square_sequence
+
+    sequences = [moving_square_sequence(f"seq{i}", n, i) for i, n in enumerate(LENGTHS)]
+
+    def boxes(**options):
+        tracker = Tracker("stark_s", "tiny", results_path=str(tmp_path), load_weights=False, device="cuda",
+                          **options)
+        return {s.name: np.asarray(tracker.run_sequence(s)["target_bbox"]) for s in sequences}
+
+    fp32, fast = boxes(), boxes(dtype="fp16", cuda_graph=True)
+    assert max(float(np.abs(fast[k] - fp32[k]).max()) for k in fp32) < 0.5
+
+
+def test_batched_runs_refuse_cuda_graphs(tmp_path):
+    from lib.test.evaluation.running import run_dataset
+    from lib.test.evaluation.tracker import Tracker
+    from lib.utils.cli import UserError
+    from tests.speed.test_batched import moving_square_sequence
+
+    tracker = Tracker("stark_s", "tiny", results_path=str(tmp_path), load_weights=False, device="cuda",
+                      cuda_graph=True)
+    with pytest.raises(UserError, match="--cuda_graph replays one sequence"):
+        run_dataset([moving_square_sequence("a", 3, 0)], tracker, progress=False, batch_sequences=2)

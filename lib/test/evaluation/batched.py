@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 
 from lib.test.evaluation.running import SequenceOutcome, _label, _summary, save_results
 from lib.test.evaluation.tracker import Tracker, _xywh
+from lib.test.tracker.accel import DTYPES, autocast_step
 from lib.test.tracker.base import NetworkTracker
 from lib.utils.cli import UserError
 
@@ -35,7 +36,8 @@ class _Slot:
         return len(self.boxes) == len(self.seq.frames)
 
 
-def check_batchable(tracker: Tracker) -> None:
+def check_batchable(tracker: Tracker) -> type[NetworkTracker]:
+    """The tracker's class, after checking that it can run batched with this run's settings."""
     params = tracker.get_parameters()
     built = params.family.build_tracker
     instance = built(params) if built is not None else None
@@ -44,11 +46,23 @@ def check_batchable(tracker: Tracker) -> None:
                         f"--batch_sequences 1")
     if (reason := instance.unbatchable_setting()) is not None:
         raise UserError(f"--batch_sequences: {reason}; run it with --batch_sequences 1")
+    if params.cuda_graph:
+        raise UserError("--cuda_graph replays one sequence's step; it does not go with --batch_sequences")
+    return type(instance)
+
+
+def batched_forward(tracker: Tracker, cls: type[NetworkTracker]) -> Callable[[list[NetworkTracker], list], list]:
+    """`cls.forward_search_batch`, under autocast when the run asks for fp16 / bf16."""
+    params = tracker.get_parameters()
+    forward = cls.forward_search_batch
+    if params.dtype == "fp32":
+        return forward
+    return autocast_step(forward, torch.device(params.device), DTYPES[params.dtype])
 
 
 def run_batched(todo: list[Any], tracker: Tracker, batch: int, debug: int = 0) -> Iterator[SequenceOutcome]:
     """Track the sequences of `todo` `batch` at a time in lockstep; save each one's results when it finishes."""
-    check_batchable(tracker)
+    forward = batched_forward(tracker, check_batchable(tracker))
     pending = iter(todo)
     slots: list[_Slot] = []
     while True:
@@ -63,7 +77,7 @@ def run_batched(todo: list[Any], tracker: Tracker, batch: int, debug: int = 0) -
         if not slots:
             return
         try:
-            _lockstep_frame(slots)
+            _lockstep_frame(slots, forward)
         except Exception as e:
             if debug:
                 raise
@@ -94,14 +108,14 @@ def _start(seq: Any, tracker: Tracker, debug: int) -> tuple[_Slot | None, Sequen
         return None, SequenceOutcome(seq.name, _label(tracker), error=_summary(e))
 
 
-def _lockstep_frame(slots: list[_Slot]) -> None:
-    """The next frame of every slot, with one network forward for all of them."""
+def _lockstep_frame(slots: list[_Slot], forward: Callable[[list[NetworkTracker], list], list]) -> None:
+    """The next frame of every slot, with one network forward (`batched_forward`) for all of them."""
     images = [slot.seq.read_frame(len(slot.boxes)) for slot in slots]
     trackers = [slot.tracker for slot in slots]
     start = time.perf_counter()
     searches = [t.next_search(image) for t, image in zip(trackers, images)]
     with torch.inference_mode():
-        outs = type(trackers[0]).forward_search_batch(trackers, searches)
+        outs = forward(trackers, searches)
         results = [t.finish_frame(image, search, out) for t, image, search, out in zip(trackers, images, searches,
                                                                                        outs)]
     share = (time.perf_counter() - start) / len(slots)

@@ -65,6 +65,12 @@ class RunSummary:
         self.skipped += other.skipped
         self.failed += other.failed
 
+    def tracking_fps(self) -> float | None:
+        """Frames after each finished sequence's first over their tracker time (decoding not timed, as the
+        toolkits do); None when no such frame ran."""
+        seconds = sum(o.seconds for o in self.done)
+        return sum(o.frames - 1 for o in self.done) / seconds if seconds > 0 else None
+
 
 def result_files(tracker: Tracker, seq: Any) -> tuple[str, str]:
     """(box file, time file) of `seq` for `tracker`."""
@@ -131,8 +137,9 @@ def _summary(error: BaseException) -> str:
 
 
 MANIFEST = "run_manifest.json"
-# The manifest entries that decide whether existing results may be reused.
-_DECISIVE = ("checkpoint_sha256", "config_sha256")
+# The manifest entries that decide whether existing results may be reused (a manifest without "dtype" is from
+# before the precision was recorded: fp32).
+_DECISIVE = {"checkpoint_sha256": None, "config_sha256": None, "dtype": "fp32"}
 
 
 class ResultsMismatchError(UserError):
@@ -168,13 +175,13 @@ def claim_results_folder(tracker: Tracker, overwrite: bool = False) -> None:
     current = tracker.provenance()
     existing = _existing_results(tracker.results_dir)
     previous = _read_manifest(path, overwrite)
-    if previous is not None and existing and any(previous.get(k) != current[k] for k in _DECISIVE):
+    if previous is not None and existing and any(previous.get(k, old) != current[k] for k, old in _DECISIVE.items()):
         if not overwrite:
             raise ResultsMismatchError(
                 f"{tracker.results_dir} holds {len(existing)} result files of checkpoint {previous.get('checkpoint')} "
-                f"with overrides {previous.get('opts')}; this run uses checkpoint {current['checkpoint']} with "
-                f"overrides {current['opts']} (or a changed config); pass --overwrite to replace those results, or "
-                f"choose another --runid or --results_dir")
+                f"with overrides {previous.get('opts')} in {previous.get('dtype', 'fp32')}; this run uses checkpoint "
+                f"{current['checkpoint']} with overrides {current['opts']} in {current['dtype']} (or a changed "
+                f"config); pass --overwrite to replace those results, or choose another --runid or --results_dir")
         shutil.rmtree(tracker.results_dir)
         print(f"{tracker.results_dir}: removed {len(existing)} result files of another checkpoint or config "
               f"(--overwrite)")
@@ -222,7 +229,6 @@ def _run_tracker(dataset: list[Any], tracker: Tracker, debug: int, threads: int,
         outcomes = _run_parallel(todo, tracker, threads, num_gpus)
     else:
         outcomes = (run_sequence(seq, tracker, debug) for seq in todo)
-    frames, seconds = 0, 0.0
     with tqdm(total=len(todo), desc=label, unit="seq", disable=not progress, dynamic_ncols=True) as bar:
         for outcome in outcomes:
             if outcome.failed:
@@ -230,8 +236,8 @@ def _run_tracker(dataset: list[Any], tracker: Tracker, debug: int, threads: int,
                 bar.write(f"FAILED {label} {outcome.name}:\n{outcome.error}")
             else:
                 summary.done.append(outcome)
-                frames, seconds = frames + outcome.frames - 1, seconds + outcome.seconds
-            bar.set_postfix(fps=f"{frames / seconds:.1f}" if seconds > 0 else "-", failed=len(summary.failed))
+            fps = summary.tracking_fps()
+            bar.set_postfix(fps="-" if fps is None else f"{fps:.1f}", failed=len(summary.failed))
             bar.update()
     return summary
 

@@ -19,7 +19,7 @@ class Tracker:
     Results go to `<results_path>/<name>/<parameter_name>[_%03d]`, one subfolder per dataset tag. Constructing
     a Tracker is cheap (analysis code builds them only for `results_dir`); the config and checkpoint are resolved
     on the first `get_parameters()`. `param_options` are passed to `TrackerParams.create` (checkpoint, device,
-    debug, save_dir, load_weights, opts).
+    debug, save_dir, load_weights, opts, dtype, cuda_graph).
     """
 
     def __init__(self, name: str, parameter_name: str, dataset_name: str = "", run_id: int | None = None,
@@ -80,7 +80,7 @@ class Tracker:
         return {"tracker": self.name, "config": self.parameter_name,
                 "checkpoint": os.path.abspath(params.checkpoint) if params.checkpoint else None,
                 "checkpoint_sha256": file_sha256(params.checkpoint) if params.checkpoint else None,
-                "opts": [str(o) for o in self._param_options.get("opts", ())],
+                "opts": [str(o) for o in self._param_options.get("opts", ())], "dtype": params.dtype,
                 "config_sha256": hashlib.sha256(params.cfg.dump().encode()).hexdigest() if params.cfg else None}
 
     def set_device(self, device: str) -> None:
@@ -92,7 +92,12 @@ class Tracker:
         if params.family.build_tracker is None:
             raise TypeError(f"family '{params.family.name}' declares no build_tracker; tracker '{self.name}' "
                             f"cannot run")
-        return params.family.build_tracker(params)
+        tracker = params.family.build_tracker(params)
+        if params.dtype != "fp32" or params.cuda_graph:
+            from lib.test.tracker.accel import accelerate
+
+            accelerate(tracker, params.dtype, params.cuda_graph)
+        return tracker
 
     def run_sequence(self, seq: Any) -> dict[str, list]:
         """Track `seq` from its first-frame box; return {'target_bbox': [[x, y, w, h], ...], 'time': [s, ...]},
