@@ -60,9 +60,10 @@ class TrackerParams:
         opts: config overrides `KEY VALUE ...` applied after the experiment file.
         dtype, cuda_graph: how the tracker's search step runs (`lib.test.tracker.accel.accelerate`).
         """
-        if dtype not in ("fp32", "fp16", "bf16") or (cuda_graph and not device.startswith("cuda")):
-            raise UserError(f"--dtype {dtype} / --cuda_graph: the precision is fp32, fp16 or bf16, and CUDA graphs "
-                            f"need --device cuda (got {device})")
+        if dtype not in ("fp32", "fp16", "bf16"):
+            raise UserError(f"--dtype {dtype}: choose fp32, fp16 or bf16")
+        if cuda_graph and not device.startswith("cuda"):
+            raise UserError(f"--cuda_graph needs --device cuda (the device is {device})")
         family, script = get_tracker_family(tracker_name)
         common = dict(tracker_name=tracker_name, config_name=config_label(config_name), family=family,
                       train_script=script, device=device, debug=debug, dataset_name=dataset_name, dtype=dtype,

@@ -52,7 +52,7 @@ def _test_py(tmp_path, data_dir, *args):
     (["ostrack", "tiny", "--opts", "MODEL.NO_SUCH_KEY", "1"], ["NO_SUCH_KEY"]),
     (["ostrack", "tiny"], ["checkpoint", "--checkpoint"]),
     (["opencv", "no_such_algorithm"], ["opencv no_such_algorithm", "available here"]),
-    (["ostrack", "tiny", "--cuda_graph"], ["--cuda_graph", "need --device cuda"]),
+    (["ostrack", "tiny", "--cuda_graph"], ["--cuda_graph needs --device cuda"]),
     (["opencv", "mil", "--dtype", "fp16"], ["--dtype", "no network"]),
 ])
 def test_test_py_mistakes(args, needles, tmp_path, data_dir, monkeypatch, capsys):
