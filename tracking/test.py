@@ -144,9 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = env_settings(data_dir=args.data_dir) if args.data_dir else None
     dataset = get_dataset(args.dataset_name, only_present=args.only_present, settings=settings)
     dataset = select_sequences(list(dataset), args.sequence)
-    step = "".join([f", {args.dtype}" if args.dtype != "fp32" else "", ", CUDA graph" if args.cuda_graph else ""])
+    step_options = "".join([f", {args.dtype}" if args.dtype != "fp32" else "",
+                            ", CUDA graph" if args.cuda_graph else ""])
     print(f"{args.tracker_name} {args.tracker_param} on {args.dataset_name}: {len(dataset)} sequences, "
-          f"device {device}{step}, {args.threads or 'no'} worker processes -> {tracker.results_dir}")
+          f"device {device}{step_options}, {args.threads or 'no'} worker processes -> {tracker.results_dir}")
     summary = run_dataset(dataset, tracker, debug=args.debug, threads=args.threads, num_gpus=num_gpus,
                           progress=not args.no_progress, overwrite=args.overwrite,
                           batch_sequences=args.batch_sequences)

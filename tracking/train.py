@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     else:
         command = torchrun_command(args, worker)
     if not args.dry_run:
-        run_training.check_config(args)
+        run_training.check_before_launch(args)
     print("launching: " + " ".join(command), flush=True)
     return 0 if args.dry_run else run_child(command)
 

@@ -60,8 +60,10 @@ class TrackerParams:
         opts: config overrides `KEY VALUE ...` applied after the experiment file.
         dtype, cuda_graph: how the tracker's search step runs (`lib.test.tracker.accel.accelerate`).
         """
-        if dtype not in ("fp32", "fp16", "bf16"):
-            raise UserError(f"--dtype {dtype}: choose fp32, fp16 or bf16")
+        from lib.test.tracker.accel import DTYPES
+
+        if dtype not in DTYPES:
+            raise UserError(f"--dtype {dtype}: choose {', '.join(DTYPES)}")
         if cuda_graph and not device.startswith("cuda"):
             raise UserError(f"--cuda_graph needs --device cuda (the device is {device})")
         family, script = get_tracker_family(tracker_name)

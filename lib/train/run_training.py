@@ -212,7 +212,7 @@ def train(args: argparse.Namespace, cfg, family, settings: RunSettings, device_t
     log.info("finished training")
 
 
-def check_config(args: argparse.Namespace) -> Any:
+def check_before_launch(args: argparse.Namespace) -> Any:
     """What every worker would otherwise fail on, each with its own message, checked once by the launcher before
     any process starts: the device, the config (and the previous stage's), the training datasets' folders, a
     --resume file and, unless the run resumes from its own checkpoint, the TRAIN.INIT_FROM checkpoint. Returns the

@@ -62,7 +62,7 @@ def test_the_results_folder_records_the_precision(sequences, tmp_path):
 
 
 @pytest.mark.parametrize("name, options, needle", [
-    ("stark_s", {"dtype": "fp8"}, "--dtype fp8: choose fp32, fp16 or bf16"),
+    ("stark_s", {"dtype": "fp8"}, "--dtype fp8: choose fp32, fp16, bf16"),
     ("stark_s", {"cuda_graph": True}, "--cuda_graph needs --device cuda"),
     ("hold", {"dtype": "fp16"}, "tracker 'hold' has no network"),
 ])

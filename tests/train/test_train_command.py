@@ -61,36 +61,36 @@ def _make_dataset_folders(tmp_path):
 
 def test_the_launcher_checks_the_dataset_folders(tmp_path):
     with pytest.raises(MissingPathError, match="lasot_dir"):
-        run_training.check_config(_stage2_args(tmp_path))
+        run_training.check_before_launch(_stage2_args(tmp_path))
     _make_dataset_folders(tmp_path)
     (tmp_path / "data" / "coco").rmdir()
     with pytest.raises(MissingPathError, match="coco_dir"):
-        run_training.check_config(_stage2_args(tmp_path))
+        run_training.check_before_launch(_stage2_args(tmp_path))
 
 
 def test_the_launcher_checks_the_previous_stage_checkpoint_unless_the_run_resumes(tmp_path):
     _make_dataset_folders(tmp_path)
     with pytest.raises(MissingPathError, match="TRAIN.INIT_FROM 'stark_st1:tiny': no checkpoint"):
-        run_training.check_config(_stage2_args(tmp_path))
+        run_training.check_before_launch(_stage2_args(tmp_path))
     own = tmp_path / "out" / "checkpoints" / "train" / "stark_st2" / "tiny"
     own.mkdir(parents=True)
     (own / "STARKST_ep0002.pth.tar").write_bytes(b"")
-    assert run_training.check_config(_stage2_args(tmp_path)).TRAIN.INIT_FROM == "stark_st1:tiny"  # resumes
+    assert run_training.check_before_launch(_stage2_args(tmp_path)).TRAIN.INIT_FROM == "stark_st1:tiny"  # resumes
     with pytest.raises(MissingPathError, match="no checkpoint"):
-        run_training.check_config(_stage2_args(tmp_path, "--resume", "none"))
+        run_training.check_before_launch(_stage2_args(tmp_path, "--resume", "none"))
     stage1 = tmp_path / "out" / "checkpoints" / "train" / "stark_st1" / "tiny"
     stage1.mkdir(parents=True)
     (stage1 / "STARKST_ep0010.pth.tar").write_bytes(b"")
-    run_training.check_config(_stage2_args(tmp_path, "--resume", "none"))
+    run_training.check_before_launch(_stage2_args(tmp_path, "--resume", "none"))
 
 
 def test_the_launcher_checks_a_resume_file(tmp_path):
     _make_dataset_folders(tmp_path)
     with pytest.raises(MissingPathError, match="--resume .*no such file"):
-        run_training.check_config(_stage2_args(tmp_path, "--resume", str(tmp_path / "nothing.pth.tar")))
+        run_training.check_before_launch(_stage2_args(tmp_path, "--resume", str(tmp_path / "nothing.pth.tar")))
 
 
 def test_the_launcher_checks_the_device(tmp_path, monkeypatch):
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     with pytest.raises(UserError, match="--device cuda, but CUDA is not available"):
-        run_training.check_config(_stage2_args(tmp_path, "--device", "cuda"))
+        run_training.check_before_launch(_stage2_args(tmp_path, "--device", "cuda"))
