@@ -8,13 +8,12 @@ import os
 import numpy as np
 import pytest
 
-from lib.test.evaluation import batched
 from lib.test.evaluation.running import MANIFEST, ResultsMismatchError, RunSummary, SequenceOutcome, run_dataset
 from lib.test.evaluation.tracker import Tracker
 from lib.test.parameter import TrackerParams
 from lib.test.tracker.base import clear_network_cache
 from lib.utils.cli import UserError
-from tests.speed.test_batched import LENGTHS, moving_square_sequence
+from tests.speed.test_batched import LENGTHS, captured_runs, moving_square_sequence
 
 
 @pytest.fixture
@@ -36,17 +35,8 @@ def test_bf16_step_runs_under_autocast_alone_and_batched(sequences, tmp_path, mo
     difference = max(float(np.abs(bf16[k] - fp32[k]).max()) for k in fp32)
     assert moved > 1 and 0 < difference < 0.5  # another precision ran (not fp32), close to fp32 on this model
 
-    together = {}
-    real_save = batched.save_results
-
-    def keep(tracker, seq, output):
-        together[seq.name] = np.asarray(output["target_bbox"])
-        real_save(tracker, seq, output)
-
-    monkeypatch.setattr(batched, "save_results", keep)
-    summary = run_dataset(sequences, stark_s(str(tmp_path / "c"), "bf16"), progress=False, batch_sequences=3,
-                          debug=1)
-    assert summary.ok and set(together) == set(bf16)
+    together = captured_runs(monkeypatch, stark_s(str(tmp_path / "c"), "bf16"), sequences, batch=3)
+    assert set(together) == set(bf16)
     for name, boxes in together.items():
         np.testing.assert_allclose(boxes, bf16[name], atol=1e-4, rtol=0)
 
