@@ -11,7 +11,8 @@ from typing import Iterable
 from lib.config.defaults import get_default_config
 from lib.config.node import CfgNode, ConfigError
 
-__all__ = ["CfgNode", "ConfigError", "build_config", "experiment_file", "get_default_config", "repo_root"]
+__all__ = ["CfgNode", "ConfigError", "build_config", "config_label", "experiment_file", "get_default_config",
+           "repo_root"]
 
 
 def repo_root() -> str:
@@ -29,6 +30,14 @@ def experiment_file(script: str, config: str, root: str | None = None) -> str:
         known = sorted(f[:-5] for f in os.listdir(folder) if f.endswith(".yaml")) if os.path.isdir(folder) else []
         raise ConfigError(f"no experiment file {path}; configs for '{script}': {', '.join(known) or '(none)'}")
     return path
+
+
+def config_label(config: str) -> str:
+    """The name a run's folders use (checkpoints, results): the config name, or a YAML file's stem when a path is
+    given."""
+    if config.endswith((".yaml", ".yml")):
+        return os.path.splitext(os.path.basename(config))[0]
+    return config
 
 
 def build_config(schema: CfgNode, path: str, opts: Iterable[str] = ()) -> CfgNode:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from lib.config import config_label
 from lib.config.node import CfgNode
 from lib.families import Family, get_tracker_family, load_config
 from lib.utils.checkpoint import checkpoint_path
@@ -88,13 +89,6 @@ class TrackerParams:
         test = cfg.TEST
         return cls(**common, cfg=cfg, checkpoint=ckpt, template_factor=test.TEMPLATE_FACTOR,
                    template_size=test.TEMPLATE_SIZE, search_factor=test.SEARCH_FACTOR, search_size=test.SEARCH_SIZE)
-
-
-def config_label(config: str) -> str:
-    """The name used in output folders: the config name, or a YAML file's stem when a path is given."""
-    if config.endswith((".yaml", ".yml")):
-        return os.path.splitext(os.path.basename(config))[0]
-    return config
 
 
 def default_checkpoint(family: Family, script: str, config: str, epoch: int, save_dir: str | None = None) -> str:

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from lib.config import ConfigError
+from lib.config import ConfigError, config_label
 from lib.families import get_family, load_config
 from lib.train.admin.settings import RunSettings
 from lib.train.dataset.catalog import require_train_dataset
@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> None:
     device_type = resolve_device(args.device)
     rank, local_rank, world_size = dist.init_distributed(device_type)
     env = env_settings(data_dir=args.data_dir, save_dir=args.save_dir)
-    settings = RunSettings(script=args.script, config=os.path.splitext(os.path.basename(args.config))[0],
+    settings = RunSettings(script=args.script, config=config_label(args.config),
                            save_dir=os.path.abspath(args.save_dir or env.save_dir), env=env,
                            use_lmdb=bool(args.use_lmdb), use_wandb=bool(args.use_wandb), seed=args.seed,
                            resume=args.resume, rank=rank, local_rank=local_rank, world_size=world_size,
@@ -231,7 +231,7 @@ def check_before_launch(args: argparse.Namespace) -> Any:
     if args.resume not in ("latest", "none") and not os.path.isfile(args.resume):
         raise MissingPathError(f"--resume {args.resume}: no such file; give a checkpoint, latest or none")
     save_dir = os.path.abspath(args.save_dir or env.save_dir)
-    own = checkpoint_dir(save_dir, args.script, os.path.splitext(os.path.basename(args.config))[0])
+    own = checkpoint_dir(save_dir, args.script, config_label(args.config))
     resumes = args.resume != "none" and (args.resume != "latest"
                                          or latest_checkpoint(own, family.checkpoint_prefix(args.script)) is not None)
     if cfg.TRAIN.INIT_FROM and not resumes:

@@ -119,3 +119,11 @@ def test_missing_attribute_lists_known_keys():
 def test_non_mapping_yaml_is_rejected(tmp_path):
     with pytest.raises(ConfigError, match="mapping"):
         get_default_config().merge_from_file(write(tmp_path / "a.yaml", "- 1\n- 2\n"))
+
+
+def test_config_label_is_the_name_or_the_yaml_stem():
+    from lib.config import config_label
+
+    assert config_label("baseline") == "baseline"
+    assert config_label("seqtrack_b256.v2") == "seqtrack_b256.v2"  # a name, not a file: kept whole
+    assert config_label("/some/where/my_run.yaml") == "my_run"

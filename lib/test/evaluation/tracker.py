@@ -9,7 +9,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from lib.test.parameter import TrackerParams, config_label
+from lib.config import config_label
+from lib.test.parameter import TrackerParams
 from lib.utils.checkpoint import CheckpointError, file_sha256
 
 
