@@ -2,6 +2,7 @@
 
     python tracking/analysis_results.py --dataset lasot \
         --tracker stark_st:baseline:STARK-ST50 --tracker ostrack:vitb_256_mae_ce_32x4_ep300 [--runs 0 1 2]
+    python tracking/analysis_results.py    # LaSOT, every tracker with LaSOT results (the official script's default)
 
 Results are read from `<results_path>/<script>/<config>[_<run:03d>]/<dataset tag>/<seq>.txt` (or the flat STARK
 layout); the report goes to `<result_plot_path>/<report name>/`. See lib/test/analysis/README.md for the metrics.
@@ -16,16 +17,18 @@ from lib.families import UnknownNameError
 from lib.test.analysis.extract import Evaluation, ScoringRules, evaluate
 from lib.test.analysis.metrics import COMMUNITY_PROTOCOLS, GENERIC_OPE_PROTOCOLS, PROTOCOLS, InvalidResultsError
 from lib.test.analysis.report import format_table, write_report
-from lib.test.analysis.results import TrackerSpec
+from lib.test.analysis.results import MissingResultsError, TrackerSpec, find_trackers
 from lib.utils.cli import UserError, run_main
 from lib.utils.env import env_settings
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", required=True, help="dataset name for lib.test.evaluation.get_dataset")
-    parser.add_argument("--tracker", action="append", required=True, metavar="SCRIPT:CONFIG[:NAME]",
-                        help="a tracker to report (repeatable)")
+    parser.add_argument("--dataset", default="lasot",
+                        help="dataset name for lib.test.evaluation.get_dataset (default: lasot)")
+    parser.add_argument("--tracker", action="append", metavar="SCRIPT:CONFIG[:NAME]",
+                        help="a tracker to report (repeatable; default: every results folder <script>/<config> "
+                             "with results for the dataset)")
     parser.add_argument("--runs", type=int, nargs="+", help="run ids to average (result folders <config>_NNN)")
     parser.add_argument("--sequences", nargs="+", help="only these sequences")
     parser.add_argument("--data_dir", help="data root holding the benchmark folders (default: from env)")
@@ -67,10 +70,23 @@ def _select(dataset, names):
     return [by_name[n] for n in names]
 
 
+def _trackers_with_results(results_path: str, sequences: list, args: argparse.Namespace) -> list[TrackerSpec]:
+    """No --tracker: every results folder with results for the dataset, said in one line."""
+    if args.runs:
+        raise UserError("--runs needs --tracker (without it every run folder is a row of its own)")
+    found = find_trackers(results_path, sequences)
+    if not found:
+        raise MissingResultsError(f"no results for {args.dataset} under {results_path} (looked for <script>/<config>/"
+                                  f"[<dataset>/]<seq>.txt): run tracking/test.py first, or pass --results_dir")
+    print(f"no --tracker: reporting the {len(found)} results folders with {args.dataset} results under "
+          f"{results_path}: {', '.join(f'{t.script}:{t.config}' for t in found)}")
+    return found
+
+
 def main(argv=None, dataset_loader=None) -> int:
     """`dataset_loader(name)` returns the sequences (default: lib.test.evaluation.get_dataset)."""
     args = parse_args(argv)
-    trackers = [TrackerSpec.parse(t, args.runs) for t in args.tracker]
+    trackers = [TrackerSpec.parse(t, args.runs) for t in args.tracker or ()]
     try:
         rules = ScoringRules(args.protocol, args.exclude_invalid)
     except ValueError as e:
@@ -85,6 +101,8 @@ def main(argv=None, dataset_loader=None) -> int:
     else:
         sequences = dataset_loader(args.dataset)
     sequences = _select(sequences, args.sequences)
+    if not trackers:
+        trackers = _trackers_with_results(results_path, sequences, args)
     report_name = args.report_name or args.dataset
     try:
         evaluation = evaluate(trackers, sequences, results_path, rules,

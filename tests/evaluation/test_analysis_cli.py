@@ -131,6 +131,43 @@ def test_cli_runs_and_sequence_selection(cli, synthetic, capsys):
 
 
 
+def test_cli_without_tracker_reports_every_folder_with_results_for_the_dataset(cli, synthetic, capsys):
+    """The official command line, `python tracking/analysis_results.py`: LaSOT and every tracker that has results
+    for it; a folder with results for other sequences only, and one without results, are not rows."""
+    other = os.path.join(synthetic.results, "trk", "other_dataset", "got10k")
+    os.makedirs(other)
+    shutil.copy(os.path.join(synthetic.results, "trk", "good", "lasot", "cls-1.txt"),
+                os.path.join(other, "GOT-10k_Test_000001.txt"))
+    os.makedirs(os.path.join(synthetic.results, "empty_script", "cfg"))
+    shutil.copytree(os.path.join(synthetic.results, "trk", "good"), os.path.join(synthetic.results, "abc", "flat"))
+    flat = os.path.join(synthetic.results, "abc", "flat")
+    for name in os.listdir(os.path.join(flat, "lasot")):  # the flat STARK layout counts too
+        os.replace(os.path.join(flat, "lasot", name), os.path.join(flat, name))
+    os.rmdir(os.path.join(flat, "lasot"))
+    asked = []
+
+    def loader(name):
+        asked.append(name)
+        return synthetic.seqs
+
+    argv = ["--results_dir", synthetic.results, "--plot_dir", synthetic.plots, "--no_plots"]
+    assert run_main(lambda args: cli.main(args, dataset_loader=loader), argv) == 0
+    assert asked == ["lasot"]
+    out = capsys.readouterr().out
+    assert "reporting the 3 results folders with lasot results" in out
+    rows = list(csv.DictReader(open(os.path.join(synthetic.plots, "lasot", "results.csv"))))
+    assert [r["Tracker"] for r in rows] == ["abc_flat", "trk_bad", "trk_good"]
+    assert rows[0]["AUC"] == rows[2]["AUC"]
+
+    assert run_main(lambda args: cli.main(args, dataset_loader=loader), [*argv, "--runs", "0"]) == 2
+    assert "--runs needs --tracker" in capsys.readouterr().err
+    empty = os.path.join(os.path.dirname(synthetic.results), "no_results")
+    assert run_main(lambda args: cli.main(args, dataset_loader=loader),
+                    ["--results_dir", empty, "--plot_dir", synthetic.plots]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("error: no results for lasot under") and "test.py" in err
+
+
 def _auc_of_offset_by_one(gt: np.ndarray, absent_last: bool) -> float:
     """Hand formula: a prediction [x+1, y+1, w+1, h+1] overlaps the GT by (w-1)(h-1) pixels; frame 0 scores 1."""
     ious = [1.0]

@@ -16,6 +16,7 @@ from lib.utils.cli import UserError
 from lib.utils.numeric_text import read_numeric_file
 
 __all__ = ["EvalSequence", "TrackerSpec", "TrackerSpecError", "MissingResultsError", "result_file", "find_missing",
+           "find_trackers",
            "read_boxes", "read_times", "time_file_for", "outputs_file_for", "read_recorded_output"]
 
 _MAX_LISTED = 25
@@ -73,6 +74,24 @@ def result_file(run_dir: str, seq: EvalSequence) -> str | None:
         if os.path.isfile(path):
             return path
     return None
+
+
+def find_trackers(results_path: str, sequences: Sequence[EvalSequence]) -> list[TrackerSpec]:
+    """Every run folder `<results_path>/<script>/<folder>` holding a result for one of `sequences` at least, as
+    one tracker each (config = the folder's name, so `<config>_NNN` run folders are rows of their own), sorted."""
+    found = []
+    for script in sorted(_subfolders(results_path)):
+        for config in sorted(_subfolders(os.path.join(results_path, script))):
+            run_dir = os.path.join(results_path, script, config)
+            if any(result_file(run_dir, seq) is not None for seq in sequences):
+                found.append(TrackerSpec(script, config))
+    return found
+
+
+def _subfolders(path: str) -> list[str]:
+    if not os.path.isdir(path):
+        return []
+    return [entry.name for entry in os.scandir(path) if entry.is_dir()]
 
 
 def time_file_for(result_path: str) -> str:
