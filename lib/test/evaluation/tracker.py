@@ -5,7 +5,7 @@ import hashlib
 import os
 import time
 from dataclasses import replace
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -111,23 +111,32 @@ class Tracker:
         tracker = self.create_tracker()
         info = dict(seq.init_info())
         info.setdefault("seq_name", seq.name)
-        image = seq.read_frame(0)
-        start = time.perf_counter()
-        out = tracker.initialize(image, info) or {}
-        boxes = [_xywh(out.get("target_bbox", info["init_bbox"]))]
-        times = [time.perf_counter() - start]
-        recorded = {key: [np.nan] for key in getattr(tracker, "recorded_outputs", ())}
-        previous = {"target_bbox": boxes[0]}
-        for index in range(1, len(seq.frames)):
-            image = seq.read_frame(index)
-            start = time.perf_counter()
-            out = tracker.track(image, {"previous_output": previous})
-            times.append(time.perf_counter() - start)
-            boxes.append(_xywh(out["target_bbox"]))
-            for key, values in recorded.items():
-                values.append(np.nan if out.get(key) is None else float(out[key]))
-            previous = out
+        frames = (seq.read_frame(index) for index in range(len(seq.frames)))
+        boxes, times = [], []
+        recorded = {key: [] for key in getattr(tracker, "recorded_outputs", ())}
+        for index, (box, seconds, out) in enumerate(track_frames(tracker, frames, info)):
+            boxes.append(box)
+            times.append(seconds)
+            for key, values in recorded.items():  # frame 0 is the given box: nothing recorded
+                values.append(np.nan if index == 0 or out.get(key) is None else float(out[key]))
         return {"target_bbox": boxes, "time": times, **({"outputs": recorded} if recorded else {})}
+
+
+def track_frames(tracker: Any, frames: Iterable[np.ndarray], info: dict) -> Iterator[tuple[list[float], float, dict]]:
+    """Initialise `tracker` on the first of `frames` (RGB uint8) with `info` (its 'init_bbox' at least), then track
+    the others: yields (box [x, y, w, h], seconds of the tracker call, the tracker's output) per frame, the first
+    one included (the initial box unless `initialize` returns one)."""
+    frames = iter(frames)
+    start = time.perf_counter()
+    out = tracker.initialize(next(frames), info) or {}
+    previous = {"target_bbox": _xywh(out.get("target_bbox", info["init_bbox"]))}
+    yield previous["target_bbox"], time.perf_counter() - start, out
+    for image in frames:
+        start = time.perf_counter()
+        out = tracker.track(image, {"previous_output": previous})
+        seconds = time.perf_counter() - start
+        previous = out
+        yield _xywh(out["target_bbox"]), seconds, out
 
 
 def _xywh(box: Iterable[float]) -> list[float]:
