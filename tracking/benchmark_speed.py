@@ -226,7 +226,8 @@ def benchmark_model(name: str, tracker_name: str, config: str, args: argparse.Na
             # across frames, e.g. MSTGT's tokens, has moved on during the warm-up).
             steps.restart()
             result.max_abs_diff = max_output_difference(steps.network(),
-                                                        torch.load(os.path.join(workdir, "official_out.pt")))
+                                                        torch.load(os.path.join(workdir, "official_out.pt"),
+                                                                   weights_only=True))
             official.run(args.warmup, Timing())
         try:
             per_round = result.round_size = max(1, args.runs // args.rounds)
