@@ -6,9 +6,9 @@
         --save_results
 
 The official demos' command line. There is no window here (the box comes from --optional_box, in pixels of the
-first frame): --save_results writes the boxes to <results_dir>/<tracker>/<config>/video_<name>.txt (one
-x<TAB>y<TAB>w<TAB>h line per frame, as test.py writes them), --save_video a copy of the video with the box drawn.
-Both files are written atomically.
+first frame): --save_results writes the boxes to <results_dir>/<tracker>/<config>/video_<name>.txt and the
+tracker's time per frame beside them (video_<name>_time.txt), as test.py writes a sequence's, --save_video a copy of
+the video with the box drawn. Every file is written atomically.
 """
 from __future__ import annotations
 
@@ -66,13 +66,8 @@ class FrameSource:
         if not os.path.exists(path):
             raise MissingPathError(f"videofile {path} does not exist")
         self.path = path
-        self.files = None
-        if os.path.isdir(path):
-            self.files = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMAGE_SUFFIXES))
-            if not self.files:
-                raise MissingPathError(f"videofile {path}: a folder without {'/'.join(IMAGE_SUFFIXES)} images")
-        self.fps = 30.0
-        self.count = len(self.files) if self.files is not None else 0
+        self.files = _image_files(path) if os.path.isdir(path) else None
+        self.fps, self.count = 30.0, len(self.files or ())
         if self.files is None:
             capture = cv2.VideoCapture(path)
             self.fps = capture.get(cv2.CAP_PROP_FPS) or self.fps
@@ -102,6 +97,13 @@ class FrameSource:
                 ok, frame = capture.read()
         finally:
             capture.release()
+
+
+def _image_files(folder: str) -> list[str]:
+    files = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(IMAGE_SUFFIXES))
+    if not files:
+        raise MissingPathError(f"videofile {folder}: a folder without {'/'.join(IMAGE_SUFFIXES)} images")
+    return files
 
 
 def check_box(box: list[float], image: np.ndarray) -> None:
@@ -155,8 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from tqdm import tqdm
 
+    from lib.test.analysis.results import time_file_for
+    from lib.test.evaluation.running import write_results
     from lib.test.evaluation.tracker import Tracker, track_frames
-    from lib.utils.io import atomic_write_text
 
     source = FrameSource(args.videofile)
     results_path = os.path.abspath(args.results_dir) if args.results_dir else None
@@ -195,8 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     written = []
     if args.save_results:
         path = os.path.join(tracker.results_dir, f"video_{source.name}.txt")
-        os.makedirs(tracker.results_dir, exist_ok=True)
-        atomic_write_text(path, "".join("\t".join(f"{v:.4f}" for v in box) + "\n" for box in boxes))
+        write_results(path, time_file_for(path), {"target_bbox": boxes, "time": seconds})
         written.append(path)
     if video is not None:
         written.append(video.path)

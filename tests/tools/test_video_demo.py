@@ -56,6 +56,8 @@ def test_boxes_equal_the_test_run_of_the_same_frames(demo, sequence, frame_folde
     assert run_main(demo, argv) == 0
     assert capsys.readouterr().out.startswith(f"{FRAMES} frames, ")
     boxes = np.loadtxt(tmp_path / "res" / "stark_s" / "tiny" / "video_square.txt", delimiter="\t")
+    times = np.loadtxt(tmp_path / "res" / "stark_s" / "tiny" / "video_square_time.txt")
+    assert times.shape == (FRAMES,) and (times > 0).all()
     expected = Tracker("stark_s", "tiny", results_path=str(tmp_path / "r2"), checkpoint=weights,
                        device="cpu").run_sequence(sequence)["target_bbox"]
     np.testing.assert_allclose(boxes, expected, atol=1e-4)

@@ -83,11 +83,16 @@ def sequence_done(tracker: Tracker, seq: Any) -> bool:
 
 
 def save_results(tracker: Tracker, seq: Any, output: dict[str, list]) -> None:
+    write_results(*result_files(tracker, seq), output)
+
+
+def write_results(box_file: str, time_file: str, output: dict[str, list]) -> None:
+    """`output` (as `Tracker.run_sequence` returns it) as the box file, the time file and, with recorded outputs,
+    `<box file>_outputs.txt`; each atomically, the box file last."""
     boxes = np.asarray(output["target_bbox"], dtype=np.float64).reshape(-1, 4)
     times = np.asarray(output["time"], dtype=np.float64).reshape(-1, 1)
     if len(boxes) != len(times):
-        raise ValueError(f"{seq.name}: {len(boxes)} boxes but {len(times)} frame times")
-    box_file, time_file = result_files(tracker, seq)
+        raise ValueError(f"{box_file}: {len(boxes)} boxes but {len(times)} frame times")
     atomic_write_text(time_file, _table(times, TIME_FORMAT))
     if output.get("outputs"):
         atomic_write_text(outputs_file(box_file), _outputs_table(output["outputs"], len(boxes)))
