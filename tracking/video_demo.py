@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--results_dir", help="results root (default: env results_path)")
     parser.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available")
     parser.add_argument("--opts", nargs="*", default=[], help="config overrides KEY VALUE ...")
-    parser.add_argument("--debug", type=int, default=0, help="> 0: show the traceback of an error")
+    parser.add_argument("--debug", type=int, default=0, help="> 0: show the traceback of an error (trackers may visualise)")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     get_tracker_family(args.tracker_name)

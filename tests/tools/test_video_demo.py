@@ -104,6 +104,7 @@ def test_a_failure_midway_leaves_no_video_or_results(demo, sequence, frame_folde
     (lambda a: a[:3] + ["--optional_box", "500", "2", "10", "10"], ["--optional_box 500 2 10 10", "outside",
                                                                      "128 x 96"]),
     (lambda a: a[:2] + ["/nonexistent/clip.mp4"] + a[3:], ["videofile /nonexistent/clip.mp4"]),
+    (lambda a: a[:2] + [os.path.join(REPO, "README.md")] + a[3:], ["README.md", "OpenCV cannot read a frame"]),
     (lambda a: a + ["--save_video", "out.gif"], ["--save_video out.gif", ".mp4 or .avi"]),
     (lambda a: ["holdd"] + a[1:], ["holdd"]),
 ])
