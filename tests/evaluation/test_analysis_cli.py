@@ -130,7 +130,6 @@ def test_cli_runs_and_sequence_selection(cli, synthetic, capsys):
                  dataset_loader=lambda name: synthetic.seqs)
 
 
-
 def test_cli_without_tracker_reports_every_folder_with_results_for_the_dataset(cli, synthetic, capsys):
     """The official command line, `python tracking/analysis_results.py`: LaSOT and every tracker that has results
     for it; a folder with results for other sequences only, and one without results, are not rows."""
