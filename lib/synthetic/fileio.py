@@ -9,6 +9,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from lib.utils.io import FileWriteError, atomic_write_text
+
 __all__ = ["write_text_atomic", "write_dir_atomic", "write_image", "is_complete", "remove_path"]
 
 
@@ -20,12 +22,8 @@ def remove_path(path: Path) -> None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` to a temporary file next to `path`, then rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".tmp-{path.name}-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    """Write `text` to a temporary file next to `path`, then rename it over `path` (FileWriteError on failure)."""
+    atomic_write_text(str(path), text)
 
 
 def write_dir_atomic(final: Path, fill: Callable[[Path], None]) -> None:
@@ -48,7 +46,9 @@ def write_dir_atomic(final: Path, fill: Callable[[Path], None]) -> None:
 def write_image(path: Path, image_bgr: np.ndarray, quality: int) -> None:
     params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if path.suffix.lower() in (".jpg", ".jpeg") else []
     if not cv2.imwrite(str(path), image_bgr, params):
-        raise OSError(f"cannot write image {path}")
+        free = shutil.disk_usage(path.parent).free
+        raise FileWriteError(f"cannot write image {path} (OpenCV's imwrite failed, {free / 2**20:.1f} MiB free on "
+                             f"that disk); free some space there or choose another folder")
 
 
 def is_complete(expected_texts: dict[Path, str], required: list[Path]) -> bool:

@@ -178,3 +178,50 @@ def test_cli(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "tnl2k: 1 sequences" in out.stdout
     assert len(list((tmp_path / "tnl2k").glob("*/imgs/*.jpg"))) == 5
+
+
+def test_a_failed_write_is_one_error_line_and_leaves_no_partial_sequence(tmp_path, monkeypatch, capsys):
+    """A full disk (OpenCV's imwrite returns False, a text write raises ENOSPC) ends the command in one error line
+    naming the file; the sequence being written is not left half-written."""
+    import errno
+    import importlib.util
+
+    import lib.synthetic.fileio as fileio
+    import lib.utils.io as io
+    from lib.utils.cli import run_main
+
+    spec = importlib.util.spec_from_file_location("make_synthetic_cli", REPO / "tracking" / "make_synthetic_data.py")
+    monkeypatch.syspath_prepend(str(REPO / "tracking"))
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    argv = ["--data_dir", str(tmp_path), "--benchmarks", "got10k", "--num_sequences", "2", "--num_frames", "5",
+            "--width", "32", "--height", "24"]
+    written = []
+    real_imwrite = fileio.cv2.imwrite
+    monkeypatch.setattr(fileio.cv2, "imwrite", lambda path, *a: len(written) < 7 and (written.append(path) or
+                                                                                     real_imwrite(path, *a)))
+    assert run_main(cli.main, argv) == 2
+    err = error_lines(capsys)
+    assert err[0].startswith("error: cannot write image ") and "MiB free" in err[0], err
+    train = tmp_path / "got10k" / "train"
+    assert sorted(p.name for p in train.iterdir()) == ["GOT-10k_Train_000001"]  # the second one left no trace
+    assert len(list((train / "GOT-10k_Train_000001").glob("*.jpg"))) == 5
+
+    monkeypatch.setattr(fileio.cv2, "imwrite", real_imwrite)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(io.os, "fdopen", full_disk)
+    assert run_main(cli.main, argv) == 2
+    err = error_lines(capsys)
+    assert "No space left on device" in err[0] and "free some space" in err[0], err
+
+
+def error_lines(capsys) -> list[str]:
+    """The command's `error:` lines (one expected; the progress bar shares stderr), after checking no traceback."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1, err
+    return lines
