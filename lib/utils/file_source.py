@@ -15,6 +15,7 @@ from typing import Callable, Iterator, Optional, Union
 import numpy as np
 
 from lib.utils.image_io import ImageReadError, decode_rgb, imread_rgb
+from lib.utils.io import FileWriteError
 
 __all__ = ["FileSource", "DirSource", "LmdbSource", "FrameList", "pack_folder_to_lmdb", "open_source"]
 
@@ -297,6 +298,24 @@ def _walk_files(src: Path) -> Iterator[tuple[str, Path]]:
             yield path.relative_to(src).as_posix(), path
 
 
+def _write_lmdb(folder: Path, files: list[tuple[str, Path]], map_size: int, progress: bool, label: str) -> None:
+    import lmdb
+    from tqdm import tqdm
+
+    env = lmdb.open(str(folder), map_size=map_size, subdir=True, lock=True)
+    try:
+        txn = env.begin(write=True)
+        for i, (key, path) in enumerate(tqdm(files, desc=f"pack {label}", unit="file", disable=not progress)):
+            txn.put(key.encode("utf-8"), path.read_bytes())
+            if (i + 1) % 5000 == 0:
+                txn.commit()
+                txn = env.begin(write=True)
+        txn.commit()
+        env.sync()
+    finally:
+        env.close()
+
+
 def pack_folder_to_lmdb(src: str | os.PathLike, dst: str | os.PathLike, progress: bool = False,
                         skip_hidden: bool = True) -> int:
     """Store every file under `src` in a new LMDB at `dst` (key = relative path). Returns the number of files.
@@ -304,7 +323,6 @@ def pack_folder_to_lmdb(src: str | os.PathLike, dst: str | os.PathLike, progress
     Written to a temporary sibling folder and renamed at the end, so `dst` is either complete or absent.
     """
     import lmdb
-    from tqdm import tqdm
 
     src, dst = Path(src), Path(dst)
     if not src.is_dir():
@@ -314,21 +332,16 @@ def pack_folder_to_lmdb(src: str | os.PathLike, dst: str | os.PathLike, progress
     files = [(k, p) for k, p in _walk_files(src)
              if not (skip_hidden and any(part.startswith(".") for part in k.split("/")))]
     total = sum(p.stat().st_size for _, p in files)
+    for stale in dst.parent.glob(f".tmp-{dst.name}-*"):  # left by a killed run
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = dst.parent / f".tmp-{dst.name}-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    env = lmdb.open(str(tmp), map_size=int(total * 1.5) + (64 << 20), subdir=True, lock=True)
     try:
-        txn = env.begin(write=True)
-        for i, (key, path) in enumerate(tqdm(files, desc=f"pack {src.name}", unit="file", disable=not progress)):
-            txn.put(key.encode("utf-8"), path.read_bytes())
-            if (i + 1) % 5000 == 0:
-                txn.commit()
-                txn = env.begin(write=True)
-        txn.commit()
-        env.sync()
-    finally:
-        env.close()
+        _write_lmdb(tmp, files, map_size=int(total * 1.5) + (64 << 20), progress=progress, label=src.name)
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, lmdb.Error):  # the database could not be written (a full disk, most often)
+            raise FileWriteError(f"cannot write {dst}: {e}; free some space there or choose another folder") from e
+        raise
     os.replace(tmp, dst)
     return len(files)

@@ -92,3 +92,45 @@ def test_lmdb_after_fork(tmp_path):
     os.waitpid(pid, 0)
     assert os.read(read_end, 1) == b"1"
     assert db.read_text("f.txt") == "payload"
+
+
+def test_a_failed_pack_leaves_nothing_and_is_one_error_line(tmp_path, monkeypatch, capsys):
+    """A write the database cannot take (a full disk: lmdb.DiskError) removes the temporary pack and ends
+    pack_lmdb.py in one error line naming --dst's folder; a temporary pack left by a killed run is cleared."""
+    import importlib.util
+
+    import lmdb
+
+    from lib.utils.cli import run_main
+
+    for name in ("a.txt", "b.txt", "c.txt"):
+        write_text(tmp_path / "src" / name, name)
+    (tmp_path / ".tmp-db-999999").mkdir()  # a killed run's
+
+    class FullDisk:
+        """An environment whose writes fail as on a full disk."""
+
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def begin(self, write=False):
+            return self
+
+        def put(self, key, value):
+            raise lmdb.DiskError("mdb_put: No space left on device")
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(lmdb, "open", FullDisk)
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    monkeypatch.syspath_prepend(os.path.join(repo, "tracking"))
+    spec = importlib.util.spec_from_file_location("pack_cli", os.path.join(repo, "tracking", "pack_lmdb.py"))
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    assert run_main(cli.main, ["--src", str(tmp_path / "src"), "--dst", str(tmp_path / "db")]) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert f"cannot write {tmp_path / 'db'}" in lines[0] and "No space" in lines[0]
+    assert sorted(os.listdir(tmp_path)) == ["src"]
