@@ -227,7 +227,11 @@ def check_before_launch(args: argparse.Namespace) -> Any:
             raise UserError(f"--script_prv {args.script_prv} --config_prv {args.config_prv}: {e}") from None
     env = env_settings(data_dir=args.data_dir, save_dir=args.save_dir)
     for name in [*cfg.DATA.TRAIN.DATASETS_NAME, *cfg.DATA.VAL.DATASETS_NAME]:
-        require_train_dataset(name, bool(args.use_lmdb), env)
+        try:
+            require_train_dataset(name, bool(args.use_lmdb), env)
+        except MissingPathError as e:
+            raise MissingPathError(f"training dataset {name}: {e} On the command line: --data_dir DIR (the data "
+                                   f"root).") from None
     if args.resume not in ("latest", "none") and not os.path.isfile(args.resume):
         raise MissingPathError(f"--resume {args.resume}: no such file; give a checkpoint, latest or none")
     save_dir = os.path.abspath(args.save_dir or env.save_dir)

@@ -60,7 +60,7 @@ def _make_dataset_folders(tmp_path):
 
 
 def test_the_launcher_checks_the_dataset_folders(tmp_path):
-    with pytest.raises(MissingPathError, match="lasot_dir"):
+    with pytest.raises(MissingPathError, match="training dataset LASOT: path 'lasot_dir'.* --data_dir DIR"):
         run_training.check_before_launch(_stage2_args(tmp_path))
     _make_dataset_folders(tmp_path)
     (tmp_path / "data" / "coco").rmdir()
