@@ -2,7 +2,7 @@
 
     python tracking/analysis_results.py --dataset lasot \
         --tracker stark_st:baseline:STARK-ST50 --tracker ostrack:vitb_256_mae_ce_32x4_ep300 [--runs 0 1 2]
-    python tracking/analysis_results.py    # LaSOT, every tracker with LaSOT results (the official script's default)
+    python tracking/analysis_results.py    # LaSOT, every tracker with LaSOT results (OSTrack's script's dataset)
 
 Results are read from `<results_path>/<script>/<config>[_<run:03d>]/<dataset tag>/<seq>.txt` (or the flat STARK
 layout); the report goes to `<result_plot_path>/<report name>/`. See lib/test/analysis/README.md for the metrics.

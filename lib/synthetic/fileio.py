@@ -1,7 +1,6 @@
 """Atomic writing for the generator: whole sequence folders and single files appear complete or not at all."""
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -9,16 +8,9 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from lib.utils.io import FileWriteError, atomic_write_text
+from lib.utils.io import FileWriteError, atomic_dir, atomic_write_text
 
-__all__ = ["write_text_atomic", "write_dir_atomic", "write_image", "is_complete", "remove_path"]
-
-
-def remove_path(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
+__all__ = ["write_text_atomic", "write_dir_atomic", "write_image", "is_complete"]
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -28,19 +20,8 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def write_dir_atomic(final: Path, fill: Callable[[Path], None]) -> None:
     """Let `fill` populate a temporary sibling folder, then rename it to `final` (replacing an older one)."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    for stale in final.parent.glob(f".tmp-{final.name}-*"):
-        remove_path(stale)
-    tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
-    tmp.mkdir()
-    try:
-        fill(tmp)
-    except BaseException:
-        remove_path(tmp)
-        raise
-    if final.exists():
-        remove_path(final)
-    os.replace(tmp, final)
+    with atomic_dir(str(final)) as tmp:
+        fill(Path(tmp))
 
 
 def write_image(path: Path, image_bgr: np.ndarray, quality: int) -> None:

@@ -580,7 +580,11 @@ def write_coco(root: Path, plan: Plan) -> dict[str, SequenceTruth]:
             tmp = path.parent / f".tmp-{path.name}"
             pixels = render_image(_rng(plan.seed, "coco", file_name, "pixels"), plan.width, plan.height,
                                   np.array([b for b, _ in objects]))
-            write_image(tmp, pixels, plan.quality)
+            try:
+                write_image(tmp, pixels, plan.quality)
+            except BaseException:  # no partial image left behind
+                tmp.unlink(missing_ok=True)
+                raise
             tmp.replace(path)
     categories = [{"supercategory": sup, "id": cid, "name": name} for cid, name, sup in _COCO_CATEGORIES]
     doc = {"info": {"description": "TrackZoo synthetic COCO-format images", "version": "1.0", "year": 2017},

@@ -7,7 +7,6 @@ reader code serves both. numpy/cv2/lmdb only (no torch), usable from training an
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Union
@@ -15,7 +14,7 @@ from typing import Callable, Iterator, Optional, Union
 import numpy as np
 
 from lib.utils.image_io import ImageReadError, decode_rgb, imread_rgb
-from lib.utils.io import FileWriteError
+from lib.utils.io import FileWriteError, atomic_dir
 
 __all__ = ["FileSource", "DirSource", "LmdbSource", "FrameList", "pack_folder_to_lmdb", "open_source"]
 
@@ -332,16 +331,9 @@ def pack_folder_to_lmdb(src: str | os.PathLike, dst: str | os.PathLike, progress
     files = [(k, p) for k, p in _walk_files(src)
              if not (skip_hidden and any(part.startswith(".") for part in k.split("/")))]
     total = sum(p.stat().st_size for _, p in files)
-    for stale in dst.parent.glob(f".tmp-{dst.name}-*"):  # left by a killed run
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = dst.parent / f".tmp-{dst.name}-{os.getpid()}"
-    tmp.mkdir(parents=True)
     try:
-        _write_lmdb(tmp, files, map_size=int(total * 1.5) + (64 << 20), progress=progress, label=src.name)
-    except BaseException as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(e, lmdb.Error):  # the database could not be written (a full disk, most often)
-            raise FileWriteError(f"cannot write {dst}: {e}; free some space there or choose another folder") from e
-        raise
-    os.replace(tmp, dst)
+        with atomic_dir(str(dst)) as tmp:
+            _write_lmdb(Path(tmp), files, map_size=int(total * 1.5) + (64 << 20), progress=progress, label=src.name)
+    except lmdb.Error as e:  # the database could not be written (a full disk, most often)
+        raise FileWriteError(f"cannot write {dst}: {e}; free some space there or choose another folder") from e
     return len(files)

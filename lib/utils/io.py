@@ -14,6 +14,7 @@ import glob
 import logging
 import os
 import re
+import shutil
 import tempfile
 from typing import Callable, Iterator, IO
 
@@ -58,7 +59,10 @@ def remove_stale_temporaries(folder: str, target: str | None = None) -> list[str
     removed = []
     for path in stale_temporaries(folder, target):
         with contextlib.suppress(FileNotFoundError):
-            os.remove(path)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
             removed.append(path)
             log.warning(f"removed {path}, a temporary file left by a killed write")
     return removed
@@ -104,6 +108,28 @@ def atomic_open(path: str, mode: str = "w", **kwargs) -> Iterator[IO]:
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str) -> Iterator[str]:
+    """A temporary folder next to `path` to fill; on success it replaces `path` (an older folder there is
+    removed), on error it is removed. Folders left by killed writers are cleared first."""
+    parent, base = os.path.split(os.path.abspath(path))
+    try:
+        os.makedirs(parent, exist_ok=True)
+        remove_stale_temporaries(parent, base)
+        tmp = tempfile.mkdtemp(dir=parent, prefix=f".{base}.{os.getpid()}-", suffix=".tmp")
+        os.chmod(tmp, 0o777 & ~_umask())
+    except OSError as e:
+        raise _write_error(path, e) from e
+    try:
+        yield tmp
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

@@ -105,7 +105,7 @@ def test_a_failed_pack_leaves_nothing_and_is_one_error_line(tmp_path, monkeypatc
 
     for name in ("a.txt", "b.txt", "c.txt"):
         write_text(tmp_path / "src" / name, name)
-    (tmp_path / ".tmp-db-999999").mkdir()  # a killed run's
+    (tmp_path / ".db.999999-x.tmp").mkdir()  # a killed run's
 
     class FullDisk:
         """An environment whose writes fail as on a full disk."""

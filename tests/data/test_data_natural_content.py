@@ -81,7 +81,7 @@ def test_photo_split_resumes_without_rewriting(tmp_path):
     stamp = frame.stat().st_mtime_ns
     write_photo_split(tmp_path, seed=1, num_sequences=2, num_frames=5, width=64, height=48)
     assert frame.stat().st_mtime_ns == stamp
-    assert not list(Path(tmp_path).glob(".tmp-*"))
+    assert not list(Path(tmp_path).glob(".*.tmp"))
 
 
 def test_camera_split_follows_a_region_of_a_still_photo_deterministically(tmp_path):

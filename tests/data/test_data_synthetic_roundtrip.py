@@ -141,7 +141,7 @@ def test_deterministic_atomic_and_resumable(tmp_path):
     generate_all(tmp_path / "c", seed=8, benchmarks=["got10k", "lasot"], **sizes)
     bytes_a, bytes_b = _annotation_bytes(tmp_path / "a"), _annotation_bytes(tmp_path / "b")
     assert bytes_a == bytes_b and bytes_a != _annotation_bytes(tmp_path / "c")
-    assert not [p for p in (tmp_path / "a").rglob(".tmp-*")]
+    assert not [p for p in (tmp_path / "a").rglob(".*.tmp")]
     # a rerun skips complete sequences and rewrites a damaged one
     seq = tmp_path / "a" / "got10k" / "train" / "GOT-10k_Train_000001"
     kept = tmp_path / "a" / "got10k" / "train" / "GOT-10k_Train_000002" / "00000001.jpg"
